@@ -1,0 +1,144 @@
+"""Patch banks with controlled count and sharpness (DESIGN §5).
+
+A source's images are split into training and held-out images (disjoint images; for sources with fewer than
+``MIN_IMAGES_FOR_IMAGE_SPLIT`` images, disjoint bottom rows of every image instead). Candidate patches are cut
+once per (source, patch size, channels, seed, pool size, complexity) and held as a uint8 tensor bank. A run's
+N training backgrounds are drawn from that pool, optionally inside one sharpness tercile.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from derain.config import DataConfig
+from derain.errors import DataError
+from derain.sources import load_source
+
+MIN_IMAGES_FOR_IMAGE_SPLIT = 4
+BINS = ("low", "mid", "high")
+
+
+@dataclass(frozen=True)
+class PatchBank:
+    """Patches (P, C, S, S) uint8 with the index of their source image (P,) and sharpness (P,) float."""
+
+    patches: torch.Tensor
+    image_index: torch.Tensor
+    sharpness: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.patches.shape[0])
+
+    def subset(self, idx: torch.Tensor) -> PatchBank:
+        return PatchBank(self.patches[idx], self.image_index[idx], self.sharpness[idx])
+
+    def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Patches as float (P, C, S, S) in [0, 1] on ``device``."""
+        return self.patches.to(device).float() / 255.0
+
+
+def sharpness(patches: torch.Tensor) -> torch.Tensor:
+    """Per-patch sharpness (B,): sqrt(Sx^2 + Sy^2) / (H W), S = sum |finite difference| of gray in [0, 255].
+
+    Args:
+        patches: (B, C, H, W), uint8 in [0, 255] or float in [0, 1].
+    """
+    x = patches.double() if patches.dtype == torch.uint8 else patches.double() * 255.0
+    gray = x.mean(dim=1)
+    sx = (gray[..., :, 1:] - gray[..., :, :-1]).abs().sum(dim=(-2, -1))
+    sy = (gray[..., 1:, :] - gray[..., :-1, :]).abs().sum(dim=(-2, -1))
+    return (torch.sqrt(sx**2 + sy**2) / (gray.shape[-1] * gray.shape[-2])).float()
+
+
+def sharpness_bins(scores: torch.Tensor) -> torch.Tensor:
+    """Tercile of each score within ``scores`` (B,): 0 = low, 1 = mid, 2 = high."""
+    q = torch.quantile(scores.double(), torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
+    return torch.bucketize(scores.double(), q, right=True)
+
+
+def _split_images(images: list[np.ndarray], fraction: float, seed: int):
+    """(train images, held-out images): disjoint images, or disjoint rows when a source has few images."""
+    if len(images) >= MIN_IMAGES_FOR_IMAGE_SPLIT:
+        order = np.random.default_rng([seed, 1]).permutation(len(images))
+        n_out = max(1, round(fraction * len(images)))
+        return [images[i] for i in order[n_out:]], [images[i] for i in order[:n_out]]
+    cut = [round(img.shape[0] * (1 - fraction)) for img in images]
+    return [img[:c] for img, c in zip(images, cut, strict=True)], [img[c:] for img, c in zip(images, cut, strict=True)]
+
+
+def _cut_patches(images: list[np.ndarray], count: int, size: int, channels: int, seed: int) -> PatchBank:
+    """``count`` random crops, spread over images in proportion to their number of crop positions."""
+    usable = [i for i, img in enumerate(images) if min(img.shape[:2]) >= size]
+    if not usable:
+        raise DataError(f"no image of this source is at least {size} px on each side")
+    positions = np.array([(images[i].shape[0] - size + 1) * (images[i].shape[1] - size + 1) for i in usable])
+    rng = np.random.default_rng([seed, 2])
+    which = rng.choice(len(usable), size=count, p=positions / positions.sum())
+    which[: len(usable)] = np.arange(min(count, len(usable)))  # every image gets at least one crop
+    out = np.empty((count, size, size, 3), np.uint8)
+    for k, j in enumerate(which):
+        img = images[usable[j]]
+        y = rng.integers(0, img.shape[0] - size + 1)
+        x = rng.integers(0, img.shape[1] - size + 1)
+        out[k] = img[y : y + size, x : x + size]
+    patches = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+    if channels == 1:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        patches = (patches.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    index = torch.as_tensor(np.asarray(usable)[which], dtype=torch.int64)
+    return PatchBank(patches, index, sharpness(patches))
+
+
+@functools.lru_cache(maxsize=8)
+def candidate_banks(
+    source: str, patch_size: int, channels: int, seed: int, pool_size: int, complexity: float,
+    heldout_fraction: float, heldout_count: int,
+) -> tuple[PatchBank, PatchBank]:  # fmt: skip
+    """(training candidate pool of ``pool_size``, held-out pool of ``heldout_count``) patch banks; cached."""
+    images = load_source(source, patch_size, complexity, seed)
+    if not images:
+        raise DataError(f"source '{source}' has no image of at least {patch_size} px")
+    train, heldout = _split_images(images, heldout_fraction, seed)
+    return (
+        _cut_patches(train, pool_size, patch_size, channels, seed),
+        _cut_patches(heldout, heldout_count, patch_size, channels, seed + 1),
+    )
+
+
+def banks_for(cfg: DataConfig) -> tuple[PatchBank, PatchBank]:
+    """Candidate and held-out banks for a data config (held-out bank sized for the evaluation sets)."""
+    return candidate_banks(
+        cfg.source, cfg.patch_size, cfg.channels, cfg.seed, cfg.pool_size, cfg.complexity,
+        cfg.heldout_fraction, cfg.eval_images,
+    )  # fmt: skip
+
+
+def select_backgrounds(pool: PatchBank, cfg: DataConfig, generator: torch.Generator) -> PatchBank:
+    """The run's N training backgrounds: N patches (or all patches of N images), inside a sharpness bin.
+
+    Raises:
+        DataError: when the pool (or bin) holds fewer than N candidates, naming the counts.
+    """
+    candidates = torch.arange(len(pool))
+    where = f"source '{cfg.source}'"
+    if cfg.sharpness_bin != "all":
+        bins = sharpness_bins(pool.sharpness)
+        candidates = candidates[bins == BINS.index(cfg.sharpness_bin)]
+        where += f", sharpness bin '{cfg.sharpness_bin}'"
+    n = cfg.num_backgrounds
+    if cfg.count_unit == "images":
+        images = torch.unique(pool.image_index[candidates])
+        if n > len(images):
+            raise DataError(f"data.num_backgrounds={n} images requested but {where} has {len(images)}")
+        chosen = images[torch.randperm(len(images), generator=generator)[:n]]
+        return pool.subset(candidates[torch.isin(pool.image_index[candidates], chosen)])
+    if n > len(candidates):
+        raise DataError(
+            f"data.num_backgrounds={n} exceeds the {len(candidates)} candidate patches of {where} "
+            f"(raise data.pool_size or lower N)"
+        )
+    return pool.subset(candidates[torch.randperm(len(candidates), generator=generator)[:n]])

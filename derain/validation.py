@@ -1,0 +1,69 @@
+"""Range and name checks for a whole ``Config``, run before any work; errors name the config key."""
+
+from __future__ import annotations
+
+from derain.config import Config
+from derain.errors import ConfigError, DerainError
+from derain.sources import BUILTIN, check_folder, known_sources
+
+CHOICES = {
+    "degradation": ("rain", "noise"),
+    "data.count_unit": ("patches", "images"),
+    "data.sharpness_bin": ("all", "low", "mid", "high"),
+    "data.channels": (1, 3),
+}
+
+
+def _check_choice(key: str, value: object) -> None:
+    if value not in CHOICES[key]:
+        raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, CHOICES[key]))}")
+
+
+def _check_bounds(key: str, value: float, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    if (value <= lo if lo_open else value < lo) or (value >= hi if hi_open else value > hi):
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ConfigError(f"{key}={value} is outside {left}{lo}, {hi}{right}")
+
+
+def _check_source(source: str) -> None:
+    if source.startswith("folder:"):
+        check_folder(source.removeprefix("folder:"))
+    elif source not in BUILTIN:
+        raise ConfigError(f"data.source='{source}' is unknown (known: {', '.join(known_sources())})")
+
+
+def _check_data(cfg: Config) -> None:
+    d = cfg.data
+    for key in ("data.count_unit", "data.sharpness_bin", "data.channels"):
+        _check_choice(key, getattr(d, key.split(".")[1]))
+    _check_bounds("data.patch_size", d.patch_size, 8, 4096)
+    _check_bounds("data.num_backgrounds", d.num_backgrounds, 1, 10**7)
+    _check_bounds("data.pool_size", d.pool_size, 1, 10**7)
+    _check_bounds("data.eval_images", d.eval_images, 1, 10**5)
+    _check_bounds("data.heldout_fraction", d.heldout_fraction, 0, 1, lo_open=True, hi_open=True)
+    _check_bounds("data.complexity", d.complexity, 0, 1)
+    _check_bounds("data.degrade_probability", d.degrade_probability, 0, 1)
+    if d.count_unit == "patches" and d.num_backgrounds > d.pool_size:
+        raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds data.pool_size={d.pool_size}")
+    _check_source(d.source)
+
+
+def _check_degradation(cfg: Config) -> None:
+    from derain.data import custom_degradation, training_degradation
+
+    family = "noise" if cfg.degradation == "noise" else "rain"
+    try:
+        custom_degradation(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{family}.custom_{err.field}: {err.detail}") from None
+    try:
+        training_degradation(cfg)
+    except DerainError as err:
+        raise ConfigError(f"{family}.train: {err}") from None
+
+
+def validate_config(cfg: Config) -> None:
+    """Raise ConfigError (or DataError for folders) naming the first invalid field of ``cfg``."""
+    _check_choice("degradation", cfg.degradation)
+    _check_data(cfg)
+    _check_degradation(cfg)

@@ -1,0 +1,98 @@
+"""Training sampler and fixed evaluation sets (DESIGN §4)."""
+
+import hashlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from derain.config import Config, with_overrides
+from derain.data import evaluation_degradations, prepare_data, training_degradation
+from derain.degradations import known_names
+
+
+def _digest(cfg: Config) -> str:
+    h = hashlib.sha256()
+    for s in prepare_data(cfg).eval_sets:
+        h.update(f"{s.degradation}/{s.bgset}/{s.seen}".encode())
+        for t in (s.clean, s.degraded, s.layer):
+            h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_eval_sets_cover_every_degradation_and_bgset(small_cfg):
+    data = prepare_data(small_cfg)
+    names = {(s.degradation, s.bgset) for s in data.eval_sets}
+    assert names == {(n, b) for n in known_names("rain") for b in ("seen", "heldout")}
+    seen = {s.degradation for s in data.eval_sets if s.seen}
+    assert seen == {"small"}
+    for s in data.eval_sets:
+        assert s.clean.shape == (4, 3, 32, 32) and s.layer.shape == (4, 1, 32, 32)
+
+
+def test_seen_follows_training_ranges(small_cfg):
+    cfg = with_overrides(small_cfg, {"rain.train": "random", "rain.third_party": False})
+    seen = {s.degradation for s in prepare_data(cfg).eval_sets if s.seen}
+    assert seen == {"small", "medium", "large", "random"}
+    custom = with_overrides(small_cfg, {"rain.train": "custom", "rain.custom_density": (0.001, 0.02),
+                                        "rain.custom_widths": (1, 3), "rain.custom_length_px": (20, 40),
+                                        "rain.custom_angle_deg": (-15.0, 15.0)})  # fmt: skip
+    evals = evaluation_degradations(custom)
+    assert "custom" in evals
+    assert {n for n, d in evals.items() if training_degradation(custom).covers(d)} == {"small", "custom"}
+
+
+def test_eval_sets_are_identical_across_processes(small_cfg):
+    code = (
+        "from derain.config import Config, with_overrides; from tests.test_data import _digest; "
+        "print(_digest(with_overrides(Config(), {'data.patch_size': 32, 'data.pool_size': 128, "
+        "'data.num_backgrounds': 8, 'data.eval_images': 4})))"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == _digest(small_cfg)
+
+
+def test_heldout_sets_do_not_depend_on_n_or_bin(small_cfg):
+    def heldout(cfg):
+        return [s.clean for s in prepare_data(cfg).eval_sets if s.bgset == "heldout"]
+
+    base = heldout(small_cfg)
+    other = heldout(with_overrides(small_cfg, {"data.num_backgrounds": 30, "data.sharpness_bin": "high"}))
+    assert all(torch.equal(a, b) for a, b in zip(base, other, strict=True))
+
+
+def test_noise_family_eval_sets(small_cfg):
+    cfg = with_overrides(small_cfg, {"degradation": "noise"})
+    sets = prepare_data(cfg).eval_sets
+    assert {s.degradation for s in sets} == set(known_names("noise"))
+    assert not any(s.masked for s in sets)
+    assert {s.degradation for s in sets if s.seen} == {"gauss_low"}
+
+
+def test_sampler_batches(small_cfg):
+    data = prepare_data(small_cfg)
+    degraded, clean = data.sampler.sample(64, torch.Generator().manual_seed(0))
+    assert degraded.shape == clean.shape == (64, 3, 32, 32)
+    assert degraded.min() >= 0 and degraded.max() <= 1
+    identity = (degraded == clean).flatten(1).all(dim=1).float().mean().item()
+    assert 0.0 < identity < 0.3  # about 10 % of samples stay clean
+    patches = {p.numpy().tobytes() for p in data.backgrounds.as_float()}
+    views = [clean[0], clean[0].flip(-1), clean[0].flip(-2), clean[0].flip(-1).flip(-2)]
+    views += [v.transpose(-2, -1) for v in views]
+    assert any(v.numpy().tobytes() in patches for v in views)  # an augmented view of a training patch
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_degrade_probability_extremes(small_cfg, p):
+    cfg = with_overrides(small_cfg, {"data.degrade_probability": p})
+    degraded, clean = prepare_data(cfg).sampler.sample(32, torch.Generator().manual_seed(0))
+    same = (degraded == clean).flatten(1).all(dim=1)
+    assert same.all() if p == 0.0 else (~same).all()
+
+
+def test_sampler_is_deterministic(small_cfg):
+    data = prepare_data(small_cfg)
+    a = data.sampler.sample(8, torch.Generator().manual_seed(3))
+    b = data.sampler.sample(8, torch.Generator().manual_seed(3))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
