@@ -13,9 +13,11 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from derain.errors import ConfigError
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,36 @@ class NoiseConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """Restoration network; knobs an architecture does not use are ignored by it."""
+
+    name: str = "resnet"  # a key of derain.models.REGISTRY
+    width: int = 64  # channels (resnet, unet level 0) or embedding size (swinir_light)
+    depth: int = 16  # residual blocks (resnet) or residual Swin groups (swinir_light)
+    levels: int = 3  # unet down/up stages
+    window: int = 8  # swinir_light attention window, px
+    heads: int = 4  # swinir_light attention heads; must divide width
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and evaluation schedule of ``fit``; iteration-based."""
+
+    iterations: int = 2000  # optimiser steps
+    batch_size: int = 16
+    lr: float = 2e-4  # Adam learning rate
+    loss: str = "l1"  # l1 | l2 | charbonnier
+    schedule: str = "multistep"  # multistep | cosine | constant
+    milestones: tuple[float, ...] = (0.5, 0.75)  # multistep: fractions of iterations where lr *= gamma
+    gamma: float = 0.5  # multistep decay factor
+    grad_clip: float = 0.0  # max global gradient norm; 0 = off
+    amp: bool = True  # mixed precision, only ever enabled on CUDA
+    eval_every: int = 500  # iterations between evaluations (the last iteration always evaluates)
+    log_every: int = 100  # iterations between progress lines
+    eval_batch: int = 32  # images per forward pass during evaluation
+
+
+@dataclass(frozen=True)
 class Config:
     """Root configuration of one run."""
 
@@ -70,6 +102,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     rain: RainConfig = field(default_factory=RainConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        """Check value ranges that types cannot express; raises ConfigError naming the field."""
+        from derain.validation import validate_config
+
+        validate_config(self)
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -147,25 +187,19 @@ def _apply(obj: Any, overrides: Mapping[str, Any], prefix: str) -> Any:
     return dataclasses.replace(obj, **changes)
 
 
-def with_overrides(cfg: Config, mapping: Mapping[str, Any]) -> Config:
-    """Return ``cfg`` with ``mapping`` applied (dotted or nested keys), validated.
+def with_overrides(cfg: C, mapping: Mapping[str, Any]) -> C:
+    """Return ``cfg`` (any root config dataclass) with ``mapping`` applied (dotted or nested keys), validated
+    by the config's own ``validate()``.
 
     Raises:
         ConfigError: naming the key for an unknown key, a wrong type or an out-of-range value.
     """
     new = _apply(cfg, _nest(mapping), "")
-    validate(new)
+    new.validate()
     return new
 
 
-def validate(cfg: Config) -> None:
-    """Check value ranges that types cannot express; raises ConfigError naming the field."""
-    from derain.validation import validate_config
-
-    validate_config(cfg)
-
-
-def parse_assignment(text: str, cfg: Config | None = None) -> dict[str, Any]:
+def parse_assignment(text: str, cfg: Any = None) -> dict[str, Any]:
     """Parse a CLI ``key=value`` into ``{key: typed value}`` using the field's type.
 
     Tuples are comma-separated (``rain.custom_angle_deg=-30,30``); bools accept true/false/1/0/yes/no.

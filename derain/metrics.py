@@ -1,6 +1,7 @@
 """Decoupled evaluation (DESIGN §4): rain-region error, background error, removal, PSNR, SSIM.
 
 All images are in [0, 1]; ``out``, ``clean`` and ``degraded`` are (B, C, H, W), ``layer`` is (B, 1, H, W).
+1D signals (B, C, L) with layers (B, 1, L) work the same way (the toy task).
 Each metric returns per-image values (B,) as float64 on the device of its inputs (SSIM: on the CPU). The rain mask is
 ``layer > 50/255``; an image whose mask is empty has NaN ``e_r`` (and ``e_b`` NaN if the mask is full), and
 summaries skip NaNs. For unmasked degradations (noise) the 'rain region' is the whole image.
@@ -16,6 +17,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 MASK_THRESHOLD = 50 / 255
+COLUMNS_MASKED = ("e_r", "removal", "e_b", "e_r_rel", "psnr", "ssim")  # per-set metrics of masked degradations
 
 
 def rain_mask(layer: torch.Tensor) -> torch.Tensor:
@@ -23,10 +25,15 @@ def rain_mask(layer: torch.Tensor) -> torch.Tensor:
     return (layer > MASK_THRESHOLD).to(torch.float64)
 
 
+def _per_item_dims(x: torch.Tensor) -> tuple[int, ...]:
+    return tuple(range(1, x.dim()))
+
+
 def _masked_mse(out: torch.Tensor, clean: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     sq = ((out.double() - clean.double()) ** 2).mean(dim=1, keepdim=True)
-    total = weight.sum(dim=(1, 2, 3))
-    err = (sq * weight).sum(dim=(1, 2, 3)) / total.clamp_min(1)
+    dims = _per_item_dims(sq)
+    total = weight.sum(dim=dims)
+    err = (sq * weight).sum(dim=dims) / total.clamp_min(1)
     return torch.where(total > 0, err, torch.full_like(err, float("nan")))
 
 
@@ -52,7 +59,7 @@ def removal(out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, laye
 
 def mse(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Whole-image mean squared error (B,)."""
-    return ((out.double() - clean.double()) ** 2).mean(dim=(1, 2, 3))
+    return ((out.double() - clean.double()) ** 2).mean(dim=_per_item_dims(out))
 
 
 def psnr(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -63,11 +70,11 @@ def psnr(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
 def ssim(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """SSIM (B,) from scikit-image (7x7 window, data range 1, channels averaged), computed on the CPU.
 
-    Images smaller than 7 px use the largest odd window that fits (3 at least).
+    Images smaller than 7 px use the largest odd window that fits (3 at least); 1D signals (B, C, L) get 1D SSIM.
     """
     a = out.detach().double().clamp(0, 1).cpu().numpy()
     b = clean.detach().double().clamp(0, 1).cpu().numpy()
-    win = max(3, min(7, (min(a.shape[-2:]) - 1) | 1))
+    win = max(3, min(7, (min(a.shape[2:]) - 1) | 1))
     vals = [
         structural_similarity(x, y, data_range=1.0, channel_axis=0, win_size=win) for x, y in zip(a, b, strict=True)
     ]

@@ -11,6 +11,8 @@ CHOICES = {
     "data.count_unit": ("patches", "images"),
     "data.sharpness_bin": ("all", "low", "mid", "high"),
     "data.channels": (1, 3),
+    "train.loss": ("l1", "l2", "charbonnier"),
+    "train.schedule": ("multistep", "cosine", "constant"),
 }
 
 
@@ -62,8 +64,35 @@ def _check_degradation(cfg: Config) -> None:
         raise ConfigError(f"{family}.train: {err}") from None
 
 
+def check_train(t) -> None:
+    """Ranges of a ``TrainConfig`` (shared by the 2D and 1D tasks)."""
+    for key in ("train.loss", "train.schedule"):
+        _check_choice(key, getattr(t, key.split(".")[1]))
+    for key in ("iterations", "batch_size", "eval_every", "log_every", "eval_batch"):
+        _check_bounds(f"train.{key}", getattr(t, key), 1, 10**9)
+    _check_bounds("train.lr", t.lr, 0, 10, lo_open=True)
+    _check_bounds("train.gamma", t.gamma, 0, 1, lo_open=True)
+    _check_bounds("train.grad_clip", t.grad_clip, 0, 1e9)
+    for m in t.milestones:
+        _check_bounds("train.milestones", m, 0, 1, lo_open=True, hi_open=True)
+
+
+def _check_model(cfg: Config) -> None:
+    from derain.models import REGISTRY
+
+    m = cfg.model
+    if m.name not in REGISTRY:
+        raise ConfigError(f"model.name='{m.name}' is unknown (known: {', '.join(REGISTRY)})")
+    for key in ("width", "depth", "levels", "window", "heads"):
+        _check_bounds(f"model.{key}", getattr(m, key), 1, 4096)
+    if m.name == "swinir_light" and m.width % m.heads:
+        raise ConfigError(f"model.width={m.width} must be divisible by model.heads={m.heads}")
+
+
 def validate_config(cfg: Config) -> None:
     """Raise ConfigError (or DataError for folders) naming the first invalid field of ``cfg``."""
     _check_choice("degradation", cfg.degradation)
     _check_data(cfg)
     _check_degradation(cfg)
+    _check_model(cfg)
+    check_train(cfg.train)

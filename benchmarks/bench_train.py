@@ -1,0 +1,103 @@
+"""Training-loop overhead: iterations/s of ``fit``'s loop (evaluation off) versus a bare PyTorch loop with the
+same model, batch and pre-generated data, in one run; and the share of step time spent making data.
+
+    python benchmarks/bench_train.py [--scale cpu] [--iterations 60] [--device auto] [--set KEY=VALUE ...]
+
+Goal (issue 3): fit within 5 % of the bare loop (data generation excluded, as the bare loop has none) and
+data <= 10 % of step time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from derain.config import Config
+from derain.loop import LOSSES, Task, run_loop
+from derain.scales import make_config
+from derain.train import build_task, parse_overrides, resolve_device
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_fit(task: Task, cfg: Config, device: torch.device, iterations: int) -> float:
+    """Seconds per iteration of the shared loop with evaluation replaced by a no-op."""
+    quiet = Task(task.model, task.sample, lambda m: {})
+    t = cfg.train.__class__(**{**cfg.train.__dict__, "iterations": iterations, "eval_every": iterations,
+                               "log_every": 10**9})  # fmt: skip
+    run_loop(quiet, t, cfg.seed, device)  # warm-up (allocator, kernels)
+    _sync(device)
+    start = time.perf_counter()
+    run_loop(quiet, t, cfg.seed, device)
+    _sync(device)
+    return (time.perf_counter() - start) / iterations
+
+
+def time_bare(model: torch.nn.Module, batches: list, cfg: Config, device: torch.device, iterations: int) -> float:
+    """Seconds per iteration of a minimal Adam/L1 loop over pre-generated batches."""
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    loss_fn = LOSSES[cfg.train.loss]
+
+    def run(n: int) -> None:
+        for i in range(n):
+            x, y = batches[i % len(batches)]
+            loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    run(5)
+    _sync(device)
+    start = time.perf_counter()
+    run(iterations)
+    _sync(device)
+    return (time.perf_counter() - start) / iterations
+
+
+def time_data(task: Task, cfg: Config, device: torch.device, iterations: int) -> float:
+    g = torch.Generator(device=device).manual_seed(0)
+    task.sample(cfg.train.batch_size, g)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        task.sample(cfg.train.batch_size, g)
+    _sync(device)
+    return (time.perf_counter() - start) / iterations
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", default="cpu")
+    p.add_argument("--iterations", type=int, default=60)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--set", dest="overrides", action="append", default=[])
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    cfg = make_config(args.scale, parse_overrides(args.overrides, Config()))
+    task, _ = build_task(cfg, device)
+    bare_model = copy.deepcopy(task.model)
+    g = torch.Generator(device=device).manual_seed(1)
+    batches = [task.sample(cfg.train.batch_size, g) for _ in range(16)]
+    fit_s = time_fit(task, cfg, device, args.iterations)
+    bare_s = time_bare(bare_model, batches, cfg, device, args.iterations)
+    data_s = time_data(task, cfg, device, args.iterations)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"scale {args.scale}: {cfg.model.name} {cfg.model.width}x{cfg.model.depth}, "
+          f"{cfg.data.patch_size} px, batch {cfg.train.batch_size}, on {name}")  # fmt: skip
+    print(f"fit loop        {1 / fit_s:8.2f} it/s  ({1000 * fit_s:7.2f} ms/it)")
+    print(f"bare loop       {1 / bare_s:8.2f} it/s  ({1000 * bare_s:7.2f} ms/it)")
+    print(f"data per batch  {1000 * data_s:8.2f} ms  = {100 * data_s / fit_s:.1f} % of a fit step")
+    print(f"fit / bare time {fit_s / bare_s:.3f}; without data {(fit_s - data_s) / bare_s:.3f}")
+
+
+if __name__ == "__main__":
+    main()

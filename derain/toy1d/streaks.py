@@ -1,0 +1,105 @@
+"""Sparse 'streak' degradation of 1D signals: spikes of random height convolved with a box of width w.
+
+``apply(clean (n, 1, L), generator) -> (degraded, support)``: degraded = clean + streaks (not clipped), and
+``support`` (n, 1, L) is 1.0 where a streak touches the signal (the mask for e_r / e_b), else 0.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from derain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class StreakRange:
+    name: str
+    density: tuple[float, float]  # spike probability per sample
+    width: tuple[int, int]  # box width in samples (per function)
+    amplitude: tuple[float, float]  # spike height (per spike)
+
+    def __post_init__(self) -> None:
+        for field, (lo, hi) in (("density", self.density), ("width", self.width), ("amplitude", self.amplitude)):
+            if lo > hi:
+                raise ConfigError(f"streaks '{self.name}': {field} min {lo} > max {hi}", field, f"min {lo} > max {hi}")
+        if not (self.density[0] > 0 and self.density[1] < 1):
+            raise ConfigError(f"streaks '{self.name}': density {self.density} outside (0, 1)", "density",
+                              f"range {self.density} is outside (0, 1)")  # fmt: skip
+        for field, lo in (("width", self.width[0]), ("amplitude", self.amplitude[0])):
+            if lo <= 0:
+                raise ConfigError(f"streaks '{self.name}': {field} must be positive", field, "must be positive")
+
+    def covers(self, other: StreakRange) -> bool:
+        pairs = ((self.density, other.density), (self.width, other.width), (self.amplitude, other.amplitude))
+        return all(lo <= olo and ohi <= hi for (lo, hi), (olo, ohi) in pairs)
+
+
+STREAK_TYPES: dict[str, StreakRange] = {
+    "narrow": StreakRange("narrow", (0.01, 0.03), (1, 3), (0.2, 0.4)),  # training
+    "wide": StreakRange("wide", (0.01, 0.03), (5, 11), (0.2, 0.4)),
+    "dense": StreakRange("dense", (0.05, 0.10), (1, 3), (0.2, 0.4)),
+    "strong": StreakRange("strong", (0.01, 0.03), (1, 3), (0.6, 1.0)),
+    "extreme": StreakRange("extreme", (0.05, 0.10), (5, 11), (0.6, 1.0)),
+    "broad": StreakRange("broad", (0.005, 0.10), (1, 11), (0.1, 1.0)),  # the widest training range
+}
+
+
+@dataclass(frozen=True)
+class StreakSpec:
+    """A union of streak ranges; each function draws one component."""
+
+    components: tuple[StreakRange, ...]
+
+    family = "streaks"
+    masked = True
+
+    @property
+    def name(self) -> str:
+        return "+".join(c.name for c in self.components)
+
+    def covers(self, other: object) -> bool:
+        return isinstance(other, StreakSpec) and all(
+            any(m.covers(t) for m in self.components) for t in other.components
+        )
+
+    def apply(self, clean: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return add_streaks(clean, self, generator)
+
+
+def streak_spec(name: str, custom=None) -> StreakSpec:
+    """Resolve a name, a '+'-joined union, or 'custom' (ranges from a StreakConfig ``custom``)."""
+    if name == "custom" and custom is not None:
+        return StreakSpec((StreakRange("custom", custom.custom_density, custom.custom_width, custom.custom_amplitude),))
+    parts = [p.strip() for p in name.split("+")]
+    if not all(p in STREAK_TYPES for p in parts):
+        raise ConfigError(
+            f"streaks.train='{name}' is unknown (known: {', '.join(STREAK_TYPES)}, custom; join with '+')"
+        )
+    return StreakSpec(tuple(STREAK_TYPES[p] for p in parts))
+
+
+def _uniform(lo: float, hi: float, shape: tuple[int, ...], g: torch.Generator) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(shape, generator=g, device=g.device)
+
+
+def add_streaks(clean: torch.Tensor, spec: StreakSpec, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """clean (n, 1, L) -> (clean + streaks, support (n, 1, L) in {0, 1}); all randomness from ``g``."""
+    n, _, length = clean.shape
+    choice = torch.randint(len(spec.components), (n,), generator=g, device=g.device)
+    pick = lambda vals: torch.stack(vals)[choice, torch.arange(n, device=g.device)]  # noqa: E731
+    density = pick([_uniform(*c.density, (n,), g) for c in spec.components])
+    width = pick(
+        [torch.randint(c.width[0], c.width[1] + 1, (n,), generator=g, device=g.device) for c in spec.components]
+    )
+    heights = [_uniform(*c.amplitude, (n, length), g) for c in spec.components]
+    height = torch.stack(heights)[choice, torch.arange(n, device=g.device)]
+    spikes = (torch.rand(n, length, generator=g, device=g.device) < density[:, None]) * height
+    wmax = int(width.max().item())
+    taps = torch.arange(wmax, device=g.device)
+    boxes = (taps[None, :] < width[:, None]).float()  # (n, wmax), left-aligned box of each function's width
+    streaks = F.conv1d(F.pad(spikes[None], (wmax - 1, 0)), boxes.flip(-1)[:, None, :], groups=n)[0]
+    streaks = streaks.unsqueeze(1).to(clean.device, clean.dtype)
+    return clean + streaks, (streaks > 0).to(clean.dtype)
