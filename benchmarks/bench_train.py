@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from derain.config import Config
-from derain.loop import LOSSES, Task, run_loop
+from derain.loop import LOSSES, Task, amp_dtype, run_loop
 from derain.scales import make_config
 from derain.train import build_task, parse_overrides, resolve_device
 
@@ -43,14 +43,16 @@ def time_fit(task: Task, cfg: Config, device: torch.device, iterations: int) -> 
 
 
 def time_bare(model: torch.nn.Module, batches: list, cfg: Config, device: torch.device, iterations: int) -> float:
-    """Seconds per iteration of a minimal Adam/L1 loop over pre-generated batches."""
+    """Seconds per iteration of a minimal Adam loop over pre-generated batches, same loss and AMP setting."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     loss_fn = LOSSES[cfg.train.loss]
+    amp = amp_dtype(device, cfg.train.amp)
 
     def run(n: int) -> None:
         for i in range(n):
             x, y = batches[i % len(batches)]
-            loss = loss_fn(model(x), y)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                loss = loss_fn(model(x).float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -9,6 +9,7 @@ N training backgrounds are drawn from that pool, optionally inside one sharpness
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,18 @@ class PatchBank:
 
     def subset(self, idx: torch.Tensor) -> PatchBank:
         return PatchBank(self.patches[idx], self.image_index[idx], self.sharpness[idx])
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Plain arrays, e.g. to share one read-only copy between processes."""
+        return {"patches": self.patches.numpy(), "image_index": self.image_index.numpy(),
+                "sharpness": self.sharpness.numpy()}  # fmt: skip
+
+    @classmethod
+    def from_numpy(cls, arrays: dict[str, np.ndarray]) -> PatchBank:
+        """Inverse of ``to_numpy``; shares memory with (possibly read-only) arrays, which are never written."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return cls(*(torch.from_numpy(arrays[k]) for k in ("patches", "image_index", "sharpness")))
 
     def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Patches as float (P, C, S, S) in [0, 1] on ``device``."""

@@ -94,6 +94,31 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class PriorConfig:
+    """Generative content prior (DESIGN §7): a VQ autoencoder pre-trained on clean patches, frozen."""
+
+    kind: str = "none"  # none | vq: constrain the restorer's output to the prior's image manifold
+    codebook_size: int = 256  # K codes
+    embed_dim: int = 32  # code dimension
+    width: int = 32  # taming 'ch', a multiple of 32 (GroupNorm with 32 groups)
+    levels: int = 3  # resolution levels: the latent grid is 2**(levels-1) times coarser than the image
+    res_blocks: int = 1  # residual blocks per level
+    pretrain_source: str = "generic"  # generic (every built-in source, held-out images excluded) | a source
+    pretrain_iterations: int = 2000
+    pretrain_batch: int = 16
+    pretrain_lr: float = 1e-3
+    beta: float = 0.25  # commitment weight of the quantiser loss
+    restart_every: int = 100  # steps between dead-code restarts (codebook-collapse guard); 0 = off
+    gan: bool = False  # VQGAN-style patch-discriminator hinge loss during pre-training
+    gan_weight: float = 0.1
+    gan_start: float = 0.5  # fraction of pre-training after which the adversarial loss is switched on
+    finetune_decoder: bool = False  # restorer: train the decoder too (the paper's fine-tuned VQGAN)
+    skip: float = 0.0  # restorer: weight of a learned input skip added to the decoded output; 0 = pure prior
+    checkpoint: str = ""  # local taming VQModel checkpoint used instead of pre-training ('' = pre-train)
+    store: str = ""  # prior cache folder; '' = runs/priors under the working directory
+
+
+@dataclass(frozen=True)
 class Config:
     """Root configuration of one run."""
 
@@ -104,6 +129,7 @@ class Config:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
 
     def validate(self) -> None:
         """Check value ranges that types cannot express; raises ConfigError naming the field."""

@@ -133,11 +133,17 @@ class RunData:
     eval_sets: list[EvalSet]
 
 
-def prepare_data(cfg: Config, device: torch.device | str = "cpu") -> RunData:
-    """Resolve degradation, training backgrounds, sampler and evaluation sets for ``cfg``."""
+def prepare_data(
+    cfg: Config, device: torch.device | str = "cpu", banks: tuple[PatchBank, PatchBank] | None = None
+) -> RunData:
+    """Resolve degradation, training backgrounds, sampler and evaluation sets for ``cfg``.
+
+    ``banks``: the (candidate pool, held-out) banks of ``cfg.data`` when the caller already holds them (e.g.
+    shared read-only between sweep trials); built (and cached per process) otherwise.
+    """
     device = torch.device(device)
     degradation = training_degradation(cfg)
-    pool, heldout = banks_for(cfg.data)
+    pool, heldout = banks if banks is not None else banks_for(cfg.data)
     chosen = select_backgrounds(pool, cfg.data, torch.Generator().manual_seed(cfg.data.seed))
     sampler = TrainSampler(chosen, degradation, cfg, device)
     return RunData(degradation, chosen, heldout, sampler, build_eval_sets(cfg, chosen, heldout))

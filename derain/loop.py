@@ -74,7 +74,8 @@ def make_scheduler(opt: torch.optim.Optimizer, t: TrainConfig) -> torch.optim.lr
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bf16 (fp16 where bf16 is unsupported) on CUDA when enabled; None (full precision) otherwise."""
     if not enabled or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -150,7 +151,7 @@ def run_loop(
     """Train, evaluate and checkpoint; returns the last evaluation's metrics plus ``train/*`` keys."""
     model = task.model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
-    amp = _amp_dtype(device, t.amp)
+    amp = amp_dtype(device, t.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     s = _State(model, opt, make_scheduler(opt, t), scaler, torch.Generator(device=device).manual_seed(seed))
     if resume and checkpoint_path is not None and checkpoint_path.exists():

@@ -56,15 +56,26 @@ def evaluate_sets(model: nn.Module, sets: list[EvalSet], device: torch.device, b
     return summarize(results)
 
 
-def build_task(cfg: Config, device: torch.device) -> tuple[Task, RunData]:
-    """Model (initialised from ``cfg.seed`` without touching the global RNG), sampler and evaluation."""
-    data = prepare_data(cfg, device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = build_model(cfg.model, cfg.data.channels)
-    task = Task(model.to(device), data.sampler.sample,
-                lambda m: evaluate_sets(m, data.eval_sets, device, cfg.train.eval_batch))  # fmt: skip
-    return task, data
+def build_task(cfg: Config, device: torch.device, banks: tuple | None = None) -> tuple[Task, RunData]:
+    """Model (initialised from ``cfg.seed`` without touching the global RNG), sampler and evaluation.
+
+    ``banks``: optional pre-built (candidate, held-out) PatchBanks, see ``prepare_data``.
+    """
+    data = prepare_data(cfg, device, banks)
+    extra: dict[str, float] = {}
+    if cfg.prior.kind == "vq":  # the prior replaces model.name: a fresh encoder into a frozen codebook
+        from derain.prior import build_prior_restorer
+
+        model, extra = build_prior_restorer(cfg, device)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            model = build_model(cfg.model, cfg.data.channels)
+
+    def evaluate(m: nn.Module) -> dict[str, float]:
+        return {**evaluate_sets(m, data.eval_sets, device, cfg.train.eval_batch), **extra}
+
+    return Task(model.to(device), data.sampler.sample, evaluate), data
 
 
 def fit(

@@ -13,6 +13,7 @@ CHOICES = {
     "data.channels": (1, 3),
     "train.loss": ("l1", "l2", "charbonnier"),
     "train.schedule": ("multistep", "cosine", "constant"),
+    "prior.kind": ("none", "vq"),
 }
 
 
@@ -47,6 +48,9 @@ def _check_data(cfg: Config) -> None:
     _check_bounds("data.degrade_probability", d.degrade_probability, 0, 1)
     if d.count_unit == "patches" and d.num_backgrounds > d.pool_size:
         raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds data.pool_size={d.pool_size}")
+    if d.count_unit == "patches" and d.sharpness_bin != "all" and d.num_backgrounds > d.pool_size // 3:
+        raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds the {d.pool_size // 3} patches of one "
+                          f"sharpness tercile of data.pool_size={d.pool_size}")  # fmt: skip
     _check_source(d.source)
 
 
@@ -89,6 +93,27 @@ def _check_model(cfg: Config) -> None:
         raise ConfigError(f"model.width={m.width} must be divisible by model.heads={m.heads}")
 
 
+def _check_prior(cfg: Config) -> None:
+    p = cfg.prior
+    _check_choice("prior.kind", p.kind)
+    for key in ("codebook_size", "embed_dim", "width", "levels", "res_blocks", "pretrain_iterations", "pretrain_batch"):
+        _check_bounds(f"prior.{key}", getattr(p, key), 1, 10**7)
+    if p.width % 32:
+        raise ConfigError(f"prior.width={p.width} must be a multiple of 32 (GroupNorm with 32 groups)")
+    _check_bounds("prior.pretrain_lr", p.pretrain_lr, 0, 10, lo_open=True)
+    _check_bounds("prior.gan_start", p.gan_start, 0, 1)
+    _check_bounds("prior.skip", p.skip, 0, 1e3)
+    if p.pretrain_source != "generic":
+        _check_source(p.pretrain_source)
+    if p.kind == "vq" and p.checkpoint:
+        from pathlib import Path
+
+        if not Path(p.checkpoint).expanduser().is_file():
+            raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
+    if p.kind == "vq" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):
+        raise ConfigError(f"data.patch_size={cfg.data.patch_size} must be a multiple of 2**(prior.levels-1)")
+
+
 def validate_config(cfg: Config) -> None:
     """Raise ConfigError (or DataError for folders) naming the first invalid field of ``cfg``."""
     _check_choice("degradation", cfg.degradation)
@@ -96,3 +121,4 @@ def validate_config(cfg: Config) -> None:
     _check_degradation(cfg)
     _check_model(cfg)
     check_train(cfg.train)
+    _check_prior(cfg)

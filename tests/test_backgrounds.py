@@ -1,5 +1,6 @@
 """Background sources, folder loading, patch banks, sharpness and its bins."""
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -88,9 +89,10 @@ def test_count_units(small_cfg):
 
 def test_too_many_backgrounds_names_the_counts(small_cfg):
     pool, _ = banks_for(small_cfg.data)
-    cfg = with_overrides(small_cfg, {"data.num_backgrounds": 100, "data.sharpness_bin": "low"})
+    # replace(), not with_overrides(): config validation would refuse this first; the data layer must too.
+    data = dataclasses.replace(small_cfg.data, num_backgrounds=100, sharpness_bin="low")
     with pytest.raises(DataError, match=r"num_backgrounds=100 exceeds the 4\d candidate patches.*bin 'low'"):
-        select_backgrounds(pool, cfg.data, torch.Generator())
+        select_backgrounds(pool, data, torch.Generator())
     cfg = with_overrides(small_cfg, {"data.num_backgrounds": 50, "data.count_unit": "images"})
     with pytest.raises(DataError, match="50 images requested"):
         select_backgrounds(pool, cfg.data, torch.Generator())

@@ -44,6 +44,7 @@ def test_config_is_frozen():
         ({"degradation": "noise", "noise.custom_sigma": (9.0, 1.0)}, "noise.custom_sigma"),
         ({"degradation": "blur"}, "degradation"),
         ({"data.num_backgrounds": 5000}, "data.num_backgrounds"),
+        ({"data.num_backgrounds": 1000, "data.sharpness_bin": "low"}, "sharpness tercile"),
     ],
 )
 def test_bad_overrides_name_the_key(override, named):

@@ -19,7 +19,7 @@ from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.content import make_functions
 from derain.toy1d.models import build_toy_model
 from derain.toy1d.streaks import STREAK_TYPES, StreakSpec, streak_spec
-from derain.train import evaluate_sets, resolve_device
+from derain.train import evaluate_sets, predict, resolve_device
 
 
 def _functions(cfg: Toy1dConfig, count: int, stream: int) -> torch.Tensor:
@@ -65,14 +65,38 @@ class _Sampler:
         return torch.where(keep.view(-1, 1, 1), degraded, clean), clean
 
 
-def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> Task:
+def build_task_1d(cfg: Toy1dConfig, device: torch.device, with_sets: bool = False):
+    """The loop's Task (and, with ``with_sets``, the evaluation sets as a second value)."""
     functions = _functions(cfg, cfg.content.count, stream=0)
     sets = build_eval_sets_1d(cfg, functions)
     sampler = _Sampler(functions, streak_spec(cfg.streaks.train, cfg.streaks), cfg.streaks.degrade_probability, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = build_toy_model(cfg.model, cfg.content.length)
-    return Task(model.to(device), sampler.sample, lambda m: evaluate_sets(m, sets, device, cfg.train.eval_batch))
+    task = Task(model.to(device), sampler.sample, lambda m: evaluate_sets(m, sets, device, cfg.train.eval_batch))
+    return (task, sets) if with_sets else task
+
+
+def save_signal_plot(model: torch.nn.Module, sets: list[EvalSet], device: torch.device, path: Path) -> None:
+    """PNG: degraded / output / clean of one held-out function, for the first seen and first unseen streaks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    held = [s for s in sets if s.bgset == "heldout"]
+    rows = [s for s in (next((s for s in held if s.seen), None), next((s for s in held if not s.seen), None)) if s]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 2.4 * len(rows)), squeeze=False)
+    for ax, s in zip(axes[:, 0], rows, strict=True):
+        out = predict(model, s.degraded[:1], device)[0, 0]
+        ax.plot(s.degraded[0, 0], color="0.6", lw=1, label="degraded")
+        ax.plot(out, color="C3", lw=1.2, label="output")
+        ax.plot(s.clean[0, 0], color="C0", lw=1, ls="--", label="clean")
+        ax.set_title(f"{s.degradation} ({'seen' if s.seen else 'unseen'} streaks, held-out function)", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def fit1d(

@@ -43,7 +43,9 @@ STREAK_TYPES: dict[str, StreakRange] = {
     "dense": StreakRange("dense", (0.05, 0.10), (1, 3), (0.2, 0.4)),
     "strong": StreakRange("strong", (0.01, 0.03), (1, 3), (0.6, 1.0)),
     "extreme": StreakRange("extreme", (0.05, 0.10), (5, 11), (0.6, 1.0)),
-    "broad": StreakRange("broad", (0.005, 0.10), (1, 11), (0.1, 1.0)),  # the widest training range
+    # The widest training range: contains 'narrow' only; every other named range pokes out of it somewhere,
+    # and 'extreme' lies outside every training range, as the unseen yardstick.
+    "broad": StreakRange("broad", (0.005, 0.08), (1, 9), (0.1, 0.8)),
 }
 
 

@@ -1,0 +1,27 @@
+"""Generative content prior (DESIGN §7): VQ autoencoder in taming's layout, pre-training, cache, restorer.
+
+``build_prior_restorer(cfg, device)`` returns the prior-constrained restorer for ``cfg`` (pre-training the
+prior into the store on a miss, or loading ``prior.checkpoint``), with the prior's ``prior/*`` metrics.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from derain.config import Config
+from derain.prior.restorer import PriorRestorer
+from derain.prior.store import ensure_prior
+from derain.prior.vq import load_taming
+
+
+def build_prior_restorer(cfg: Config, device: torch.device | str = "cpu") -> tuple[PriorRestorer, dict[str, float]]:
+    """(restorer with a frozen prior, prior metrics). ``cfg.prior.kind`` must be 'vq'."""
+    if cfg.prior.checkpoint:
+        prior, metrics = load_taming(cfg.prior.checkpoint), {"prior/from_checkpoint": 1.0}
+    else:
+        prior, metrics, hit = ensure_prior(cfg, device)
+        metrics = {**metrics, "prior/cache_hit": float(hit)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = PriorRestorer(prior, cfg.prior.finetune_decoder, cfg.prior.skip)
+    return model, metrics

@@ -1,0 +1,117 @@
+"""Ray cluster connection, resource requests and storage checks, all done before any trial starts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import ray
+
+from derain.errors import DerainError
+
+CONNECT_TIMEOUT_S = 10
+
+
+class SweepError(DerainError):
+    """Bad sweep input or environment; printed as one line by the CLI."""
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast (seconds, not minutes) when host:port of an explicit address does not answer."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise SweepError(f"--address '{address}' is not of the form host:port, ray://host:port or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as err:
+        raise SweepError(f"cannot reach Ray at --address {address}: {err}") from None
+
+
+def connect(address: str | None) -> bool:
+    """Connect to ``address`` or start a local Ray; True if this call started/connected (and must shut down).
+
+    An already initialised Ray (e.g. a test's ``ray.init(num_cpus=2)``) is used as is.
+    """
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials keep the driver's cwd: relative paths work
+    if address:
+        _check_reachable(address)
+        try:
+            ray.init(address=address, log_to_driver=True)
+        except (ConnectionError, RuntimeError) as err:
+            raise SweepError(f"cannot connect to Ray at --address {address}: {err}") from None
+    else:
+        ray.init(log_to_driver=True)
+    return True
+
+
+def alive_nodes() -> list[dict]:
+    return [n for n in ray.nodes() if n.get("Alive")]
+
+
+def cluster_gpus() -> float:
+    return float(ray.cluster_resources().get("GPU", 0))
+
+
+def trial_resources(cpus: float, gpus: float | None, small_model: bool) -> dict[str, float]:
+    """Per-trial request: GPUs only where the cluster has them; a fractional GPU share for small models."""
+    available = cluster_gpus()
+    if gpus is not None and gpus > 0 and available == 0:
+        raise SweepError(f"--gpus-per-trial {gpus} asked for, but the Ray cluster has no GPU")
+    if gpus is not None and gpus > available:
+        raise SweepError(f"--gpus-per-trial {gpus} exceeds the cluster's {available:g} GPU(s)")
+    if gpus is None:
+        gpus = (0.25 if small_model else 1.0) if available else 0.0
+    if cpus > float(ray.cluster_resources().get("CPU", 0)):
+        raise SweepError(f"--cpus-per-trial {cpus} exceeds the cluster's {ray.cluster_resources().get('CPU', 0):g}")
+    return {"cpu": cpus, "gpu": gpus}
+
+
+def check_storage(storage: str) -> str:
+    """Absolute, writable storage path (or a URI left to pyarrow); refuse node-local paths on multi-node."""
+    if "://" in storage:
+        return storage
+    path = Path(storage).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise SweepError(f"storage path '{path}' is not writable: {err}") from None
+    if len(alive_nodes()) > 1 and not _visible_on_every_node(path):
+        raise SweepError(
+            f"storage path '{path}' is local to this machine, but the Ray cluster has {len(alive_nodes())} nodes: "
+            "pass --storage on storage every node mounts at the same path (NFS) or an s3:// / gs:// URI"
+        )
+    return str(path)
+
+
+@ray.remote(num_cpus=0)
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+def _visible_on_every_node(path: Path) -> bool:
+    """Write a marker here and look for it from a task pinned to every alive node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    marker = path / f".derain-shared-check-{uuid.uuid4().hex}"
+    marker.write_text("ok")
+    try:
+        checks = [
+            _exists.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(
+                str(marker)
+            )
+            for n in alive_nodes()
+        ]
+        return all(ray.get(checks, timeout=60))
+    finally:
+        marker.unlink(missing_ok=True)

@@ -1,0 +1,76 @@
+"""Run a sweep: ``python sweeps/run.py --space balance`` (``--list`` shows every space and its hypothesis).
+
+Ray Tune schedules the trials (locally, or on a cluster with ``--address``), Optuna searches where a space
+samples, and every trial is tracked in MLflow from the driver. ``main(argv)`` is callable in-process and
+returns the exit status: 0 done, 2 bad input, 1 the sweep ran but trials failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a script: don't let sweeps/*.py shadow top-level modules
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import logging
+
+from derain.__main__ import OneLineParser
+from derain.errors import DerainError
+from derain.scales import SCALES
+from sweeps.spaces import REGISTRY
+
+log = logging.getLogger("sweeps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="python sweeps/run.py", description=__doc__.splitlines()[0])
+    p.add_argument("--space", help="search space (see --list)")
+    p.add_argument("--list", action="store_true", help="list the spaces with their hypotheses and exit")
+    p.add_argument("--scale", choices=list(SCALES), help="preset (default: gpu if the cluster has GPUs, else cpu)")
+    p.add_argument("--num-samples", type=int, help="trials to sample (sampled spaces) or seeds per grid point")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override applied to every trial, repeatable",
+    )
+    p.add_argument("--name", help="sweep name (default: <space>-<scale>-<timestamp>); --resume uses it")
+    p.add_argument("--storage", default="runs/sweeps", help="Ray experiment storage: path or s3:// URI")
+    p.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db)"
+    )
+    p.add_argument("--address", help="existing Ray cluster (host:port, ray://host:port or auto)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted sweep (--name, else the latest)")
+    p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, fractions allowed (default: auto)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
+    p.add_argument("--seed", type=int, default=0, help="seeds the searcher, training and data")
+    return p  # fmt: skip
+
+
+def list_spaces() -> str:
+    return "\n".join(f"{name:<16}{space.summary}" for name, space in REGISTRY.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; see the module docstring for exit codes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.list:
+        print(list_spaces())
+        return 0
+    try:
+        from sweeps.sweep import run_sweep
+
+        return run_sweep(args)
+    except DerainError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Turn a ``Space`` at a scale into what Tune runs: param space, searcher, scheduler, sample count.
+
+Grid axes and an Optuna search coexist here, once for every space: Tune rejects ``grid_search`` inside
+OptunaSearch, so when a space has both, each grid axis becomes a categorical Optuna axis and every grid point
+is enqueued through ``points_to_evaluate`` (sampled axes at their range midpoints), and the sample count grows
+to cover the grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from sweeps.spaces.base import Space
+
+
+@dataclass
+class SearchPlan:
+    param_space: dict[str, Any]
+    search_alg: Searcher | None
+    scheduler: TrialScheduler | None
+    num_samples: int
+    metric: str | None  # for TuneConfig (single objective only)
+    mode: str | None
+
+
+def _domain(spec: tuple) -> Any:
+    kind, *args = spec
+    if kind == "choice":
+        return tune.choice(args[0])
+    if kind == "uniform":
+        return tune.uniform(*args)
+    if kind == "loguniform":
+        return tune.loguniform(*args)
+    if kind == "randint":
+        return tune.randint(args[0], args[1] + 1)  # Tune's upper bound is exclusive
+    if kind == "lograndint":
+        return tune.lograndint(args[0], args[1] + 1)
+    raise ValueError(f"unknown axis kind '{kind}'")
+
+
+def _midpoint(spec: tuple) -> Any:
+    kind, *args = spec
+    if kind == "choice":
+        return args[0][0]
+    if kind in ("loguniform", "lograndint"):
+        mid = math.sqrt(args[0] * args[1])
+        return round(mid) if kind == "lograndint" else mid
+    mid = (args[0] + args[1]) / 2
+    return round(mid) if kind == "randint" else mid
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = list(grid)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def _optuna(space: Space, points: list[dict], seed: int):
+    import optuna
+    from ray.tune.search.optuna import OptunaSearch
+
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    return OptunaSearch(metric=list(space.metric) if space.multi_objective else space.metric,
+                        mode=list(space.mode) if space.multi_objective else space.mode,
+                        sampler=sampler, points_to_evaluate=points or None)  # fmt: skip
+
+
+def _asha(space: Space, max_reports: int) -> ASHAScheduler:
+    metric, mode = next(iter(space.objectives.items()))
+    grace = min(2, max_reports)
+    return ASHAScheduler(time_attr="training_iteration", metric=metric, mode=mode, max_t=max(max_reports, grace),
+                         grace_period=grace, reduction_factor=3)  # fmt: skip
+
+
+def plan(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int) -> SearchPlan:
+    """Build the Tune plan. ``max_reports``: evaluations per trial (ASHA's horizon)."""
+    grid, sampled = space.axes(scale)
+    if not sampled:  # pure grid: Tune's own grid search, every point runs to completion
+        if num_samples and num_samples > 1:  # repeats of a deterministic grid only differ by their seed
+            grid["seed"] = [seed + i for i in range(num_samples)]
+        metric, mode = next(iter(space.objectives.items()))
+        grid_space = {k: tune.grid_search(v) for k, v in grid.items()}
+        return SearchPlan(grid_space, None, None, 1, metric, mode)
+    points = []
+    if grid:
+        points = [{**{k: _midpoint(s) for k, s in sampled.items()}, **p} for p in grid_points(grid)]
+        sampled = {**sampled, **{k: ("choice", v) for k, v in grid.items()}}
+    n = max(num_samples or space.samples(scale), len(points))
+    # metric/mode live in the searcher and the scheduler; Tune refuses them in TuneConfig as well.
+    searcher, scheduler = _optuna(space, points, seed), _asha(space, max_reports)
+    return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None)

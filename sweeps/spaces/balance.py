@@ -1,0 +1,45 @@
+"""The best training-data balance trades unseen-rain removal against held-out background fidelity.
+
+Few or simple backgrounds stop the network from taking the shortcut of learning the rain (good unseen-rain
+e_r) but give it less content to learn (worse held-out PSNR); wider rain ranges help unseen rain. Optuna
+(multi-objective TPE through Ray Tune's OptunaSearch) searches the number of backgrounds (log scale), the
+background source, its sharpness bin, the training-rain diversity ladder and the use of a generative content
+prior for the Pareto front of (min eval/unseen/e_r, max eval/heldout/psnr). ASHA stops trials early on unseen
+e_r, the primary objective.
+"""
+
+from sweeps.spaces.base import Space
+
+LADDER = ["small", "small+medium", "small+medium+large", "random"]
+_AXES = {
+    "data.source": ("choice", ["photos", "textures", "smooth", "deadleaves"]),
+    "data.sharpness_bin": ("choice", ["all", "low", "mid", "high"]),
+    "rain.train": ("choice", LADDER),
+    "prior.kind": ("choice", ["none", "vq"]),
+}
+
+SPACE = Space(
+    name="balance",
+    hypothesis=__doc__,
+    task="derain",
+    metric=("eval/unseen/e_r", "eval/heldout/psnr"),
+    mode=("min", "max"),
+    sampled={
+        "smoke": {"data.num_backgrounds": ("lograndint", 4, 64), **_AXES},
+        "cpu": {"data.num_backgrounds": ("lograndint", 4, 1024), **_AXES},
+        "gpu": {"data.num_backgrounds": ("lograndint", 4, 2048), **_AXES},
+        "paper": {"data.num_backgrounds": ("lograndint", 4, 4096), **_AXES},
+    },
+    num_samples={"smoke": 3, "cpu": 8, "gpu": 64, "paper": 200},
+    # cpu: 8 trials of 800 iterations (1.5 minutes each on one core, 3 with the prior) plus one prior
+    # pre-training fit the 15-minute budget of the default job on two cores; ASHA cuts the worst trials
+    # after their second evaluation.
+    # Pools hold three times the largest N, so that N fits inside any one sharpness tercile.
+    fixed={
+        "smoke": {"data.pool_size": 256},
+        "cpu": {"train.iterations": 800, "train.eval_every": 200, "data.pool_size": 3100},
+        "gpu": {"data.pool_size": 6200},
+        "paper": {"data.pool_size": 12300},
+    },
+    columns=("eval/unseen/e_r", "eval/heldout/psnr", "eval/unseen/removal", "eval/gap"),
+)

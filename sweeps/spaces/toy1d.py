@@ -1,0 +1,32 @@
+"""The 1D analogue shows the same shortcut: complex, numerous functions make the denoiser fail on unseen streaks.
+
+With complex content (high K) and many functions (high M) the denoiser learns the streaks and fails on unseen
+ones; wider training streak ranges help.
+Grid: content terms K x function count M x training streak range, on the function-denoising task. The
+yardstick is removal of 'extreme' streaks, which lie outside every training range of the grid.
+"""
+
+from sweeps.spaces.base import Space
+
+SPACE = Space(
+    name="toy1d",
+    hypothesis=__doc__,
+    task="toy1d",
+    metric="eval/extreme/heldout/removal",
+    mode="max",
+    grid={
+        "smoke": {"content.terms": [4], "content.count": [8, 64], "streaks.train": ["narrow"]},
+        "cpu": {"content.terms": [4, 32], "content.count": [16, 1024], "streaks.train": ["narrow", "broad"]},
+        "gpu": {
+            "content.terms": [2, 8, 32, 64],
+            "content.count": [16, 128, 1024, 8192],
+            "streaks.train": ["narrow", "narrow+wide", "broad"],
+        },
+        "paper": {
+            "content.terms": [2, 4, 8, 16, 32, 64],
+            "content.count": [4, 16, 64, 256, 1024, 4096, 16384],
+            "streaks.train": ["narrow", "narrow+wide", "broad"],
+        },
+    },
+    columns=("eval/extreme/heldout/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr"),
+)

@@ -1,0 +1,42 @@
+"""End-of-sweep terminal summary: the Pareto set (multi-objective) or the best trials (single metric)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sweeps.spaces.base import Space
+
+
+def pareto_mask(df: pd.DataFrame, metrics: tuple[str, ...], modes: tuple[str, ...]) -> pd.Series:
+    """True for rows no other row beats on every metric (and strictly on one)."""
+    signed = pd.DataFrame({m: df[m] if mode == "min" else -df[m] for m, mode in zip(metrics, modes, strict=True)})
+    values = signed.to_numpy()
+    keep = []
+    for i in range(len(values)):
+        others = values[[j for j in range(len(values)) if j != i]]
+        dominated = ((others <= values[i]).all(axis=1) & (others < values[i]).any(axis=1)).any()
+        keep.append(not dominated)
+    return pd.Series(keep, index=df.index)
+
+
+def summary_table(df: pd.DataFrame, space: Space, axes: list[str], top: int = 10) -> tuple[str, pd.DataFrame]:
+    """(title, rows) for the final table; ``df`` has one row per trial with ``config/<axis>`` columns."""
+    have = [m for m in space.objectives if m in df.columns]
+    modes = tuple(space.objectives[m] for m in have)
+    done = df.dropna(subset=have) if have else df.iloc[0:0]
+    if "diverged_step" in done.columns:
+        done = done[done["diverged_step"].isna()]
+    cols = [f"config/{a}" for a in axes if f"config/{a}" in done.columns]
+    extra = [c for c in space.columns if c in done.columns and c not in have]
+    if done.empty:
+        return "no trial reported the sweep's metric", done
+    if space.multi_objective:
+        rows = done[pareto_mask(done, tuple(have), modes)].sort_values(have[0])
+        title = f"Pareto set ({len(rows)} of {len(done)} trials): " + ", ".join(
+            f"{m} ({mode})" for m, mode in zip(have, modes, strict=False)
+        )
+    else:
+        rows = done.sort_values(have[0], ascending=modes[0] == "min").head(top)
+        title = f"best {len(rows)} of {len(done)} trials by {have[0]} ({modes[0]})"
+    rows = rows[["trial_id", *cols, *have, *extra]].rename(columns=lambda c: c.removeprefix("config/"))
+    return title, rows

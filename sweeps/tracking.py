@@ -1,0 +1,232 @@
+"""MLflow tracking from the driver (DESIGN §8): one parent run per sweep, one child run per trial.
+
+Only the driver writes (a Tune ``Callback``), so a sqlite store is safe and worker nodes need no MLflow
+access. The writes happen on one background thread, in order, so MLflow latency never stalls Tune's
+scheduling loop; the sweep's end waits for the queue to drain. Runs are found again by tags (``derain.sweep``
+on the parent, ``derain.trial_id`` on children), so a resumed sweep reuses its parent and never duplicates a
+child, and steps already logged are not logged twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from ray.tune import Callback
+
+log = logging.getLogger(__name__)
+
+SWEEP_TAG, TRIAL_TAG, PARENT_TAG = "derain.sweep", "derain.trial_id", "mlflow.parentRunId"
+ARTIFACTS = ("config.json", "triptych.png")
+
+
+def default_tracking_uri(cwd: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs cwd>/mlflow.db`` (MLflow 3 refuses ./mlruns)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
+
+
+def ui_command(uri: str) -> str:
+    return f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else f"open {uri}"
+
+
+def _artifact_root(uri: str, experiment: str) -> str | None:
+    """File artifact location beside a sqlite database; None (server default) for other stores."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment).resolve().as_uri()
+    return None
+
+
+def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_root(uri, name))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class MlflowSweepCallback(Callback):
+    """Mirror a Tune sweep into MLflow. Picklable (Tune stores it with the experiment for ``--resume``)."""
+
+    def __init__(self, uri: str, experiment: str, sweep: str, parent_tags: dict[str, str],
+                 trial_params: Any):  # fmt: skip
+        self.uri, self.experiment, self.sweep = uri, experiment, sweep
+        self.parent_tags = parent_tags
+        self.trial_params = trial_params  # callable: Tune trial config -> flattened run params
+        self._client: MlflowClient | None = None
+        self.parent_id: str | None = None
+        self._children: dict[str, str] = {}  # trial id -> run id
+        self._last_step: dict[str, float] = {}
+        self._queue: queue.Queue | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_client": None, "_children": {}, "_last_step": {}, "_queue": None}
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the writer thread (started on first use), after every job submitted before it."""
+        if self._queue is None:
+            self._queue = queue.Queue()
+            threading.Thread(target=self._drain, args=(self._queue,), daemon=True, name="mlflow-writer").start()
+        self._queue.put(job)
+
+    def _drain(self, jobs: queue.Queue) -> None:
+        while True:
+            job = jobs.get()
+            try:
+                job()
+            except Exception:
+                log.exception("MLflow write failed")
+            finally:
+                jobs.task_done()
+
+    def flush(self) -> None:
+        """Block until every submitted write is done."""
+        if self._queue is not None:
+            self._queue.join()
+
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            self._client = MlflowClient(self.uri)
+        return self._client
+
+    def ensure_parent(self) -> str:
+        """The sweep's parent run id, created on first use, found again by tag on resume."""
+        if self.parent_id:
+            return self.parent_id
+        exp = experiment_id(self.client, self.uri, self.experiment)
+        found = self.client.search_runs([exp], f"tags.`{SWEEP_TAG}` = '{self.sweep}'", max_results=1)
+        if found:
+            self.parent_id = found[0].info.run_id
+            self.client.update_run(self.parent_id, status="RUNNING")
+        else:
+            tags = {**self.parent_tags, SWEEP_TAG: self.sweep}
+            self.parent_id = self.client.create_run(exp, run_name=self.sweep, tags=tags).info.run_id
+        return self.parent_id
+
+    def setup(self, **info: Any) -> None:
+        self._submit(self.ensure_parent)
+
+    def child(self, trial: Any) -> str:
+        """Run id of ``trial``'s child run: the existing one (by tag) or a new one with the trial's params."""
+        if trial.trial_id in self._children:
+            return self._children[trial.trial_id]
+        parent = self.ensure_parent()
+        exp = self.client.get_run(parent).info.experiment_id
+        query = f"tags.`{TRIAL_TAG}` = '{trial.trial_id}' and tags.`{PARENT_TAG}` = '{parent}'"
+        found = self.client.search_runs([exp], query, max_results=1)
+        if found:
+            run_id = found[0].info.run_id
+            self._last_step[run_id] = found[0].data.metrics.get("train/step", -1)
+            self.client.update_run(run_id, status="RUNNING")
+        else:
+            tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, SWEEP_TAG + ".child": self.sweep}
+            run_id = self.client.create_run(exp, run_name=str(trial), tags=tags).info.run_id
+            params = [Param(k, str(v)[:6000]) for k, v in self.trial_params(trial.config).items()]
+            for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params
+                self.client.log_batch(run_id, params=params[i : i + 100])
+        self._children[trial.trial_id] = run_id
+        return run_id
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        snapshot = _TrialView.of(trial)
+        self._submit(lambda: self.child(snapshot))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        snapshot = _TrialView.of(trial)
+        self._submit(lambda: self._log_result(snapshot, dict(result)))
+
+    def _log_result(self, trial: Any, result: dict) -> None:
+        run_id = self.child(trial)
+        step = result.get("train/step")
+        if not _finite(step) or step <= self._last_step.get(run_id, -1):
+            return  # re-reported after a resume: already in MLflow
+        self._last_step[run_id] = step
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, float(v), now, int(step)) for k, v in result.items()
+                   if (k.startswith(("eval/", "train/", "prior/"))) and _finite(v)]  # fmt: skip
+        tags = [RunTag(f"ray.{k}", str(result[k])) for k in ("node_id", "hostname", "node_ip") if k in result]
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+
+    def _finish(self, trial: Any, status: str, error: str | None = None) -> None:
+        run_id = self.child(trial)
+        self.client.set_tag(run_id, "status", "failed" if status == "FAILED" else "finished")
+        if error:
+            self.client.set_tag(run_id, "error", error[:5000])
+        self._log_artifacts(run_id, trial)
+        self.client.set_terminated(run_id, status=status)
+
+    def _log_artifacts(self, run_id: str, trial: Any) -> None:
+        checkpoint = getattr(trial, "checkpoint", None)
+        if checkpoint is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "config.json").write_text(json.dumps(self.trial_params(trial.config), indent=2))
+                self.client.log_artifact(run_id, str(Path(tmp) / "config.json"))
+            return
+        with checkpoint.as_directory() as folder:
+            for name in ARTIFACTS:
+                if (Path(folder) / name).exists():
+                    self.client.log_artifact(run_id, str(Path(folder) / name))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        snapshot = _TrialView.of(trial)
+        self._submit(lambda: self._finish(snapshot, "FINISHED"))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error_file = getattr(trial, "error_file", None)
+        text = Path(error_file).read_text() if error_file and Path(error_file).exists() else "trial errored"
+        snapshot = _TrialView.of(trial)
+        message = text.strip().splitlines()[-1] if text.strip() else "trial errored"
+        self._submit(lambda: self._finish(snapshot, "FAILED", message))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        failed = sum(t.status == "ERROR" for t in trials)
+
+        def close() -> None:
+            self.client.set_tag(self.ensure_parent(), "trials", f"{len(trials)} ({failed} failed)")
+            self.client.set_terminated(self.ensure_parent(), status="FINISHED")
+
+        self._submit(close)
+        self.flush()
+
+
+class _TrialView:
+    """What the writer thread needs of a Tune trial, copied when the event happens (the trial moves on)."""
+
+    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any):
+        self.trial_id, self.name, self.config, self.checkpoint = trial_id, name, config, checkpoint
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def of(cls, trial: Any) -> _TrialView:
+        return cls(trial.trial_id, str(trial), dict(trial.config), getattr(trial, "checkpoint", None))
+
+
+def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:
+    """Attach the final summary table (CSV, with its title as a tag) to the sweep's parent run."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    found = client.search_runs([exp.experiment_id], f"tags.`{SWEEP_TAG}` = '{sweep}'", max_results=1) if exp else []
+    if not found:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "summary.csv"
+        rows.to_csv(path, index=False)
+        client.log_artifact(found[0].info.run_id, str(path))
+    client.set_tag(found[0].info.run_id, "summary", title)

@@ -1,0 +1,135 @@
+"""Every registered space end-to-end at smoke scale on a real local Ray (2 CPUs) with a real sqlite MLflow store;
+bad input; a diverging trial. The resume-after-SIGKILL test lives in test_sweeps_resume.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from mlflow.tracking import MlflowClient
+
+from sweeps.run import main
+from sweeps.search import grid_points
+from sweeps.spaces import REGISTRY
+from sweeps.spaces.base import Space
+from sweeps.tracking import SWEEP_TAG, TRIAL_TAG
+
+RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _runs(uri: str, experiment: str, sweep: str):
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment).experiment_id
+    parents = client.search_runs([exp], f"tags.`{SWEEP_TAG}` = '{sweep}'")
+    children = client.search_runs([exp], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'") if parents else []
+    return client, parents, children
+
+
+def _expected_trials(space: Space) -> int:
+    grid, sampled = space.axes("smoke")
+    return space.samples("smoke") if sampled else len(grid_points(grid))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REGISTRY)
+def test_space_end_to_end(name, local_ray, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--space", name, "--scale", "smoke", "--storage", str(tmp_path / "ray"), "--tracking-uri", uri,
+            "--name", f"{name}-test"]  # fmt: skip
+    assert main(args) == 0
+    space = REGISTRY[name]
+    client, parents, children = _runs(uri, name, f"{name}-test")
+    assert len(parents) == 1 and parents[0].data.tags["space"] == name
+    assert parents[0].data.tags["scale"] == "smoke" and parents[0].info.status == "FINISHED"
+    assert len(children) == _expected_trials(space)
+    assert len({c.data.tags[TRIAL_TAG] for c in children}) == len(children)
+    metric = space.metric[0] if space.multi_objective else space.metric
+    for child in children:
+        assert child.info.status == "FINISHED"
+        assert {metric, "train/loss", "train/step", "eval/heldout/psnr"} <= set(child.data.metrics)
+        assert "ray.node_id" in child.data.tags and child.data.params
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert "config.json" in artifacts
+        if child.data.metrics["train/step"] == float(child.data.params["train.iterations"]):
+            assert "triptych.png" in artifacts  # trials that ran to the end (ASHA may stop some earlier)
+    assert "summary.csv" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+
+
+@pytest.mark.slow
+def test_diverged_trial_fails_while_others_finish(local_ray, tmp_path, monkeypatch):
+    # Streaks of height 1e30 overflow the float32 MSE at the first step: a deterministic divergence.
+    space = Space("diverge", "Huge streaks diverge.", "toy1d", "eval/heldout/psnr", "max",
+                  grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}})  # fmt: skip
+    monkeypatch.setitem(REGISTRY, "diverge", space)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--space", "diverge", "--scale", "smoke", "--storage", str(tmp_path / "ray"), "--tracking-uri", uri,
+            "--name", "div", "--set", "streaks.train=custom", "--set", "train.loss=l2"]  # fmt: skip
+    assert main(args) == 1  # the sweep completes; the exit status says a trial failed
+    _, _, children = _runs(uri, "diverge", "div")
+    status = {c.data.params["streaks.custom_amplitude"]: c.info.status for c in children}
+    assert status == {"(0.2, 0.4)": "FINISHED", "(1e+30, 1e+30)": "FAILED"}
+    failed = next(c for c in children if c.info.status == "FAILED")
+    assert "non-finite training loss" in failed.data.tags["error"]
+
+
+def _cli(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--space", "nope"], "unknown space 'nope' (known: balance, backgrounds"),
+        (["--space", "toy1d", "--set", "content.bogus=1"], "unknown config key 'content.bogus'"),
+        (["--space", "toy1d", "--set", "train.lr=fast"], "config key 'train.lr' expects float"),
+        (["--space", "sharpness", "--set", "data.source=folder:/no/such/dir"], "'/no/such/dir' does not exist"),
+        (["--space", "balance", "--set", "data.source=textures"], "--set data.source conflicts with the 'balance'"),
+        (["--space", "toy1d", "--num-samples", "0"], "--num-samples must be >= 1"),
+        (["--space", "toy1d", "--tracking-uri", "sqlite:////no/such/dir/m.db"], "not writable"),
+    ],
+)
+def test_bad_input_fails_before_ray_starts(args, message, tmp_path):
+    proc = _cli([*args, "--storage", str(tmp_path / "ray")])
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "Started a local Ray instance" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--address", "127.0.0.1:1"], "cannot reach Ray at --address 127.0.0.1:1"),
+        (["--gpus-per-trial", "0.5"], "the Ray cluster has no GPU"),
+        (["--storage", "/proc/derain-storage"], "is not writable"),
+        (["--resume"], "nothing to resume for space 'toy1d'"),
+    ],
+)
+def test_bad_environment_fails_before_any_trial(args, message, tmp_path):
+    start = time.monotonic()
+    base = ["--space", "toy1d", "--scale", "smoke", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"]
+    if "--storage" not in args:
+        base += ["--storage", str(tmp_path / "ray")]
+    proc = _cli([*base, *args], timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr
+    assert time.monotonic() - start < 60  # and within 30 s of connecting, for the address case
+    assert not list((tmp_path / "ray").glob("*/trial*")) if (tmp_path / "ray").exists() else True
+
+
+def test_list_shows_every_space():
+    proc = _cli(["--list"])
+    assert proc.returncode == 0
+    for name, space in REGISTRY.items():
+        assert f"{name:<16}{space.summary}" in proc.stdout

@@ -1,0 +1,77 @@
+"""Resume after a hard kill: SIGKILL the sweep's driver after a trial finished, ``--resume``, and every trial
+finishes exactly once in Ray and has exactly one child run in MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from ray.tune import ExperimentAnalysis
+
+from sweeps.tracking import SWEEP_TAG, TRIAL_TAG
+
+RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
+ITERATIONS = 400
+
+
+def _children(uri: str, sweep: str) -> list:
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("toy1d")
+    if exp is None:
+        return []
+    parents = client.search_runs([exp.experiment_id], f"tags.`{SWEEP_TAG}` = '{sweep}'")
+    if not parents:
+        return []
+    return client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'")
+
+
+def _kill_when_one_finished(proc: subprocess.Popen, uri: str, deadline_s: float) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before it could be interrupted: {proc.stdout.read()[-2000:]}")
+        try:
+            if any(c.info.status == "FINISHED" for c in _children(uri, "resumable")):
+                os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-sweep
+                proc.wait(30)
+                return
+        except Exception:  # noqa: BLE001 - the store may be mid-migration while the driver starts
+            pass
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail("no trial finished in time")
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = tmp_path / "ray"
+    common = ["--space", "toy1d", "--scale", "smoke", "--storage", str(storage), "--tracking-uri", uri,
+              "--name", "resumable"]  # fmt: skip
+    first = [*common, "--max-concurrent", "1", "--num-samples", "2",
+             "--set", f"train.iterations={ITERATIONS}", "--set", "train.eval_every=50"]  # fmt: skip
+    proc = subprocess.Popen([*RUN, *first], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, cwd=tmp_path)  # fmt: skip
+    _kill_when_one_finished(proc, uri, deadline_s=240)
+    before = {c.data.tags[TRIAL_TAG]: c.info.status for c in _children(uri, "resumable")}
+    assert "FINISHED" in before.values() and len(before) < 4
+
+    resumed = subprocess.run([*RUN, *common, "--resume"], capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+
+    analysis = ExperimentAnalysis(str(storage / "resumable"))
+    assert len(analysis.trials) == 4  # 2 grid points x 2 seeds
+    for trial in analysis.trials:
+        assert trial.status == "TERMINATED"
+        frame = analysis.trial_dataframes[trial.trial_id]
+        assert (frame["train/step"] == ITERATIONS).sum() == 1  # finished exactly once
+    children = _children(uri, "resumable")
+    ids = [c.data.tags[TRIAL_TAG] for c in children]
+    assert sorted(ids) == sorted(t.trial_id for t in analysis.trials)  # one child per trial, none duplicated
+    assert all(c.info.status == "FINISHED" for c in children)

@@ -1,0 +1,109 @@
+"""Sweeps without Ray trials: spaces as data, the search plan, sanitising, the Pareto set, MLflow reattach."""
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from sweeps.search import grid_points, plan
+from sweeps.spaces import REGISTRY
+from sweeps.spaces.base import SCALES, Space
+from sweeps.summary import pareto_mask
+from sweeps.sweep import base_overrides, check_space_keys
+from sweeps.trial import TrialSpec, sanitize, trial_config
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", REGISTRY)
+def test_every_space_value_builds_a_config(name, scale):
+    space = REGISTRY[name]
+    spec = TrialSpec(space.task, scale, base_overrides(space, scale, [], 0))
+    check_space_keys(space, spec, scale)  # raises ConfigError naming the key otherwise
+    grid, sampled = space.axes(scale)
+    assert grid or sampled
+    assert space.summary and space.hypothesis.strip().splitlines()[0].endswith(".")
+    assert space.task in ("derain", "toy1d")
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_every_space_plans(name):
+    space = REGISTRY[name]
+    p = plan(space, "smoke", seed=0, num_samples=None, max_reports=2)
+    assert p.param_space
+    if space.sampled:
+        assert p.search_alg is not None and p.scheduler is not None and p.metric is None
+    else:
+        assert p.search_alg is None and p.num_samples == 1
+
+
+def test_grid_and_optuna_coexist():
+    space = Space("mixed", "Mixed.", "toy1d", ("eval/unseen/e_r", "eval/heldout/psnr"), ("min", "max"),
+                  grid={"smoke": {"content.terms": [2, 8], "streaks.train": ["narrow", "broad"]}},
+                  sampled={"smoke": {"content.count": ("lograndint", 4, 64)}}, num_samples={"smoke": 2})  # fmt: skip
+    p = plan(space, "smoke", seed=3, num_samples=None, max_reports=3)
+    assert p.num_samples == 4  # grows to cover the 2 x 2 grid
+    assert set(p.param_space) == {"content.terms", "streaks.train", "content.count"}
+    points = p.search_alg._points_to_evaluate
+    assert sorted((pt["content.terms"], pt["streaks.train"]) for pt in points) == sorted(
+        (g["content.terms"], g["streaks.train"]) for g in grid_points(space.grid["smoke"])
+    )
+    assert all(pt["content.count"] == 16 for pt in points)  # sampled axes at their (log) midpoint
+
+
+def test_grid_repeats_become_seeds():
+    p = plan(REGISTRY["toy1d"], "smoke", seed=10, num_samples=3, max_reports=2)
+    assert p.param_space["seed"] == {"grid_search": [10, 11, 12]}
+
+
+def test_sanitize_keeps_searchers_alive():
+    objectives = {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"}
+    out = sanitize({"eval/unseen/e_r": math.nan, "eval/heldout/psnr": math.inf, "eval/x/removal": math.nan,
+                    "train/loss": 0.5}, objectives)  # fmt: skip
+    assert out == {"eval/unseen/e_r": 1e9, "eval/heldout/psnr": 100.0, "train/loss": 0.5}
+    assert sanitize({}, objectives) == {"eval/unseen/e_r": 1e9, "eval/heldout/psnr": -1e9}
+
+
+def test_pareto_mask():
+    df = pd.DataFrame({"e": [0.1, 0.2, 0.3, 0.1], "p": [20.0, 30.0, 25.0, 19.0]})
+    assert pareto_mask(df, ("e", "p"), ("min", "max")).tolist() == [True, True, False, False]
+
+
+def test_trial_config_layers_scale_base_and_params():
+    spec = TrialSpec("derain", "smoke", {"data.num_backgrounds": 8, "seed": 5})
+    cfg = trial_config(spec, {"data.num_backgrounds": 32})
+    assert cfg.data.num_backgrounds == 32 and cfg.seed == 5 and cfg.data.patch_size == 32
+
+
+def test_mlflow_callback_reattaches_without_duplicates(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from sweeps.tracking import TRIAL_TAG, MlflowSweepCallback
+
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    trial = SimpleNamespace(trial_id="t1", config={"a": 1}, checkpoint=None, status="TERMINATED")
+
+    def fresh():
+        return MlflowSweepCallback(uri, "exp", "sweep-1", {"space": "x"}, lambda c: {"a": c["a"]})
+
+    first = fresh()
+    first.setup()
+    first.on_trial_start(0, [], trial)
+    for step in (10, 20):
+        first.on_trial_result(0, [], trial, {"train/step": step, "eval/gap": step / 100})
+    first.flush()  # the first driver's writes landed before it "died"
+    second = fresh()  # a resumed driver: new callback, same sweep
+    second.setup()
+    second.on_trial_result(0, [], trial, {"train/step": 20, "eval/gap": 0.99})  # re-reported after resume
+    second.on_trial_result(0, [], trial, {"train/step": 30, "eval/gap": 0.3})
+    second.on_trial_complete(0, [], trial)
+    first.flush()
+    second.flush()
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("exp").experiment_id
+    runs = client.search_runs([exp])
+    children = [r for r in runs if TRIAL_TAG in r.data.tags]
+    assert len(runs) == 2 and len(children) == 1
+    history = client.get_metric_history(children[0].info.run_id, "eval/gap")
+    assert [(m.step, m.value) for m in history] == [(10, 0.1), (20, 0.2), (30, 0.3)]
+    assert children[0].info.status == "FINISHED" and children[0].data.params == {"a": "1"}
