@@ -122,12 +122,18 @@ def candidate_banks(
     )
 
 
+def bank_key(cfg: DataConfig, source: str) -> tuple:
+    """Arguments of ``candidate_banks`` for ``source`` under ``cfg`` (also the key to share banks by)."""
+    return (source, cfg.patch_size, cfg.channels, cfg.seed, cfg.pool_size, cfg.complexity, cfg.heldout_fraction,
+            cfg.eval_images)  # fmt: skip
+
+
 def banks_for(cfg: DataConfig) -> tuple[PatchBank, PatchBank]:
-    """Candidate and held-out banks for a data config (held-out bank sized for the evaluation sets)."""
-    return candidate_banks(
-        cfg.source, cfg.patch_size, cfg.channels, cfg.seed, cfg.pool_size, cfg.complexity,
-        cfg.heldout_fraction, cfg.eval_images,
-    )  # fmt: skip
+    """(candidate pool of ``source``, held-out bank of ``eval_source`` or else ``source``), both cached."""
+    pool, heldout = candidate_banks(*bank_key(cfg, cfg.source))
+    if cfg.eval_source and cfg.eval_source != cfg.source:
+        heldout = candidate_banks(*bank_key(cfg, cfg.eval_source))[1]
+    return pool, heldout
 
 
 def select_backgrounds(pool: PatchBank, cfg: DataConfig, generator: torch.Generator) -> PatchBank:

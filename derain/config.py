@@ -25,6 +25,7 @@ class DataConfig:
     """Which backgrounds a run trains on and how evaluation sets are drawn."""
 
     source: str = "photos"  # photos | textures | smooth | deadleaves | folder:PATH
+    eval_source: str = ""  # held-out evaluation backgrounds; '' = data.source (fix it when sweeping the source)
     patch_size: int = 64  # px, square patches; >= 8
     channels: int = 3  # 1 (grayscale) or 3 (RGB)
     num_backgrounds: int = 64  # N distinct training backgrounds (patches or images, see count_unit)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from derain.errors import ConfigError
+from derain.unions import UnionSpec, parse_union
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,11 @@ NOISE_TYPES: dict[str, NoiseRange] = {
 
 
 @dataclass(frozen=True)
-class NoiseSpec:
+class NoiseSpec(UnionSpec):
     """A union of noise ranges; each image draws one component uniformly."""
-
-    components: tuple[NoiseRange, ...]
 
     family = "noise"
     masked = False
-
-    @property
-    def name(self) -> str:
-        return "+".join(c.name for c in self.components)
-
-    def covers(self, other: object) -> bool:
-        if not isinstance(other, NoiseSpec):
-            return False
-        return all(any(m.covers(t) for m in self.components) for t in other.components)
 
     def apply(self, clean: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Noisy images (B, C, H, W) in [0, 1] and noise magnitude (B, 1, H, W) in [0, 1]."""
@@ -75,11 +65,7 @@ def noise_spec(spec: str | NoiseRange | NoiseSpec) -> NoiseSpec:
         return spec
     if isinstance(spec, NoiseRange):
         return NoiseSpec((spec,))
-    parts = [p.strip() for p in str(spec).split("+")]
-    unknown = [p for p in parts if p not in NOISE_TYPES]
-    if unknown:
-        raise ConfigError(f"unknown noise type '{spec}' (known: {', '.join(NOISE_TYPES)}; join with '+')")
-    return NoiseSpec(tuple(NOISE_TYPES[p] for p in parts))
+    return NoiseSpec(parse_union(spec, NOISE_TYPES, "noise type"))
 
 
 def add_noise(

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from derain.errors import ConfigError
+from derain.unions import UnionSpec, parse_union
 
 REFERENCE_SIZE_PX = 128  # lengths in RainRange are for this patch size
 SEED_SMOOTHING = ((0.0, 0.1, 0.0), (0.1, 8.0, 0.1), (0.0, 0.1, 0.0))
@@ -80,23 +81,11 @@ RAIN_TYPES: dict[str, RainRange] = {
 
 
 @dataclass(frozen=True)
-class RainSpec:
+class RainSpec(UnionSpec):
     """A union of rain ranges: each image draws one component uniformly, then its parameters."""
-
-    components: tuple[RainRange, ...]
 
     family = "rain"
     masked = True  # metrics split the image by the rain mask
-
-    @property
-    def name(self) -> str:
-        return "+".join(c.name for c in self.components)
-
-    def covers(self, other: object) -> bool:
-        """True when every component of ``other`` lies inside some component of this spec."""
-        if not isinstance(other, RainSpec):
-            return False
-        return all(any(mine.covers(theirs) for mine in self.components) for theirs in other.components)
 
     def apply(self, clean: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Degradation protocol: same as ``add_rain(clean, self, generator)``."""
@@ -109,11 +98,7 @@ def rain_spec(spec: str | RainRange | RainSpec) -> RainSpec:
         return spec
     if isinstance(spec, RainRange):
         return RainSpec((spec,))
-    parts = [p.strip() for p in str(spec).split("+")]
-    unknown = [p for p in parts if p not in RAIN_TYPES]
-    if unknown or not parts:
-        raise ConfigError(f"unknown rain type '{spec}' (known: {', '.join(RAIN_TYPES)}; join with '+')")
-    return RainSpec(tuple(RAIN_TYPES[p] for p in parts))
+    return RainSpec(parse_union(spec, RAIN_TYPES, "rain type"))
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def _check_data(cfg: Config) -> None:
         raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds the {d.pool_size // 3} patches of one "
                           f"sharpness tercile of data.pool_size={d.pool_size}")  # fmt: skip
     _check_source(d.source)
+    if d.eval_source:
+        _check_source(d.eval_source)
 
 
 def _check_degradation(cfg: Config) -> None:

@@ -44,6 +44,7 @@ def pretrain_priors(configs: list[Any], cpus: float, gpus: float | None) -> None
     if not todo:
         return
     start = time.perf_counter()
+    log.info("content priors: making sure %d prior(s) are in the store before the trials start", len(todo))
     options = {"num_cpus": cpus, "num_gpus": gpus if gpus else (1 if ray.cluster_resources().get("GPU") else 0)}
     results = ray.get([_ensure.options(**options).remote(cfg) for cfg in todo])
     trained = sum(not hit for _, hit in results)

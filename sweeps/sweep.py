@@ -198,6 +198,19 @@ def _summary(results: Any, space: Space, scale: str, uri: str, name: str) -> Non
     print(f"\nInspect the sweep: {ui_command(uri)}")
 
 
+def _report(space: Space, name: str, uri: str, storage: str) -> None:
+    """Run analysis/report.py on the finished sweep, in its own process (analysis imports sweeps, not back)."""
+    import sys
+
+    out = f"{storage.rstrip('/')}/{name}/report"
+    cmd = [sys.executable, "-m", "analysis.report", "--experiment", space.name, "--sweep", name, "--tracking-uri", uri,
+           "--out", out]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    print(done.stdout + (done.stderr if done.returncode else ""))
+    if done.returncode:
+        log.error("the report failed (exit %d); rerun: %s", done.returncode, " ".join(cmd))
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
     bounds = (
         ("--num-samples", args.num_samples, 1),
@@ -245,6 +258,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         pretrain_priors(configs, args.cpus_per_trial, args.gpus_per_trial)
         results = tuner.fit()
         _summary(results, space, args.scale, uri, name)
+        if space.report:
+            _report(space, name, uri, storage)
         failed = sum(1 for r in results if r.error is not None)
         print(f"{len(results)} trials, {failed} failed; Ray experiment: {storage.rstrip('/')}/{name}")
         return 1 if failed else 0

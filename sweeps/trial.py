@@ -45,15 +45,25 @@ class TrialSpec:
     bank_store: Any = None  # BankStore actor handle (2D only)
 
 
+def resolve(spec: TrialSpec, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(task, flat overrides) of a trial: an explicit ``point`` dict is unpacked and may name its task."""
+    params = dict(params)
+    point = dict(params.pop("point", None) or {})
+    task = point.pop("task", spec.task)
+    return task, {**point, **params}
+
+
 def trial_config(spec: TrialSpec, params: dict[str, Any]):
     """The validated config of a trial: scale preset, then the sweep's base overrides, then the params."""
-    make = make_toy_config if spec.task == "toy1d" else make_config
-    return make(spec.scale, {**spec.base, **params})
+    task, overrides = resolve(spec, params)
+    make = make_toy_config if task == "toy1d" else make_config
+    base = spec.base if task == spec.task else {k: v for k, v in spec.base.items() if k == "seed"}
+    return make(spec.scale, {**base, **overrides})
 
 
 def flat_params(spec: TrialSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """Flattened full config of a trial, as MLflow params."""
-    return flatten(trial_config(spec, params))
+    """Flattened full config of a trial, as MLflow params (with its task)."""
+    return {"task": resolve(spec, params)[0], **flatten(trial_config(spec, params))}
 
 
 def sanitize(metrics: dict[str, float], objectives: dict[str, str]) -> dict[str, float]:
@@ -85,19 +95,24 @@ def _restore(workdir: Path) -> bool:
 
 def _build(spec: TrialSpec, cfg, device: torch.device):
     """(task, artifact writer) for the 2D or 1D task."""
-    if spec.task == "toy1d":
+    if hasattr(cfg, "content"):  # a Toy1dConfig
         from derain.toy1d.fit import build_task_1d, save_signal_plot
 
         task, sets = build_task_1d(cfg, device, with_sets=True)
         return task, lambda model, path: save_signal_plot(model, sets, device, path)
-    from derain.backgrounds import PatchBank
+    from derain.backgrounds import PatchBank, bank_key
     from derain.train import build_task, save_triptych
 
     banks = None
     if spec.bank_store is not None:
-        key = (cfg.data.source, cfg.data.patch_size, cfg.data.channels, cfg.data.seed, cfg.data.pool_size,
-               cfg.data.complexity, cfg.data.heldout_fraction, cfg.data.eval_images)  # fmt: skip
-        banks = tuple(PatchBank.from_numpy(b) for b in ray.get(ray.get(spec.bank_store.get.remote(key))))
+
+        def fetch(source: str) -> list:
+            return ray.get(ray.get(spec.bank_store.get.remote(bank_key(cfg.data, source))))
+
+        pool, heldout = fetch(cfg.data.source)
+        if cfg.data.eval_source and cfg.data.eval_source != cfg.data.source:
+            heldout = fetch(cfg.data.eval_source)[1]
+        banks = (PatchBank.from_numpy(pool), PatchBank.from_numpy(heldout))
     task, data = build_task(cfg, device, banks)
     return task, lambda model, path: save_triptych(model, data, device, path)
 

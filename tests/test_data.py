@@ -96,3 +96,15 @@ def test_sampler_is_deterministic(small_cfg):
     a = data.sampler.sample(8, torch.Generator().manual_seed(3))
     b = data.sampler.sample(8, torch.Generator().manual_seed(3))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_eval_source_fixes_heldout_sets_across_training_sources(small_cfg):
+    def heldout(source):
+        cfg = with_overrides(small_cfg, {"data.source": source, "data.eval_source": "photos"})
+        return [s.clean for s in prepare_data(cfg).eval_sets if s.bgset == "heldout"]
+
+    smooth, textures = heldout("smooth"), heldout("textures")
+    assert all(torch.equal(a, b) for a, b in zip(smooth, textures, strict=True))
+    own = [s.clean for s in prepare_data(with_overrides(small_cfg, {"data.source": "smooth"})).eval_sets
+           if s.bgset == "heldout"]  # fmt: skip
+    assert not torch.equal(own[0], smooth[0])

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from derain.errors import ConfigError
+from derain.unions import UnionSpec, parse_union
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,11 @@ STREAK_TYPES: dict[str, StreakRange] = {
 
 
 @dataclass(frozen=True)
-class StreakSpec:
+class StreakSpec(UnionSpec):
     """A union of streak ranges; each function draws one component."""
-
-    components: tuple[StreakRange, ...]
 
     family = "streaks"
     masked = True
-
-    @property
-    def name(self) -> str:
-        return "+".join(c.name for c in self.components)
-
-    def covers(self, other: object) -> bool:
-        return isinstance(other, StreakSpec) and all(
-            any(m.covers(t) for m in self.components) for t in other.components
-        )
 
     def apply(self, clean: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return add_streaks(clean, self, generator)
@@ -75,12 +65,12 @@ def streak_spec(name: str, custom=None) -> StreakSpec:
     """Resolve a name, a '+'-joined union, or 'custom' (ranges from a StreakConfig ``custom``)."""
     if name == "custom" and custom is not None:
         return StreakSpec((StreakRange("custom", custom.custom_density, custom.custom_width, custom.custom_amplitude),))
-    parts = [p.strip() for p in name.split("+")]
-    if not all(p in STREAK_TYPES for p in parts):
+    try:
+        return StreakSpec(parse_union(name, STREAK_TYPES, "streaks"))
+    except ConfigError:
         raise ConfigError(
             f"streaks.train='{name}' is unknown (known: {', '.join(STREAK_TYPES)}, custom; join with '+')"
-        )
-    return StreakSpec(tuple(STREAK_TYPES[p] for p in parts))
+        ) from None
 
 
 def _uniform(lo: float, hi: float, shape: tuple[int, ...], g: torch.Generator) -> torch.Tensor:

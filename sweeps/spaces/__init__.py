@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from sweeps.spaces import backgrounds, balance, capacity, denoise, prior, rain_diversity, sharpness, toy1d
+from sweeps.spaces import (
+    backgrounds,
+    balance,
+    capacity,
+    claims,
+    denoise,
+    prior,
+    rain_diversity,
+    sharpness,
+    toy1d,
+)
 from sweeps.spaces.base import Space
 
 REGISTRY: dict[str, Space] = {
-    m.SPACE.name: m.SPACE for m in (balance, backgrounds, sharpness, rain_diversity, capacity, denoise, toy1d, prior)
+    m.SPACE.name: m.SPACE
+    for m in (balance, backgrounds, sharpness, rain_diversity, capacity, denoise, toy1d, prior, claims)
 }
 
 

@@ -28,6 +28,10 @@ class Space:
     num_samples: dict[str, int] = field(default_factory=dict)  # scale -> trials drawn (sample-based spaces)
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)  # scale -> overrides for every trial
     columns: tuple[str, ...] = ("eval/unseen/removal", "eval/gap", "eval/heldout/psnr")  # live table
+    # scale -> explicit trials, each a dict of overrides that may name its own "task": for spaces that mix
+    # tasks or whose trials are not a product of axes (the claims space)
+    points: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    report: bool = False  # run analysis/report.py on the sweep when it ends
 
     @property
     def summary(self) -> str:
@@ -45,8 +49,11 @@ class Space:
         return dict(zip(metrics, modes, strict=True))
 
     def axes(self, scale: str) -> tuple[dict[str, list[Any]], dict[str, tuple]]:
-        """(grid axes, sampled axes) at ``scale``."""
-        return dict(self.grid.get(scale, {})), dict(self.sampled.get(scale, {}))
+        """(grid axes, sampled axes) at ``scale``; explicit points appear as one grid axis ``point``."""
+        grid = dict(self.grid.get(scale, {}))
+        if scale in self.points:
+            grid["point"] = list(self.points[scale])
+        return grid, dict(self.sampled.get(scale, {}))
 
     def samples(self, scale: str) -> int:
         return self.num_samples.get(scale, 1)

@@ -1,0 +1,106 @@
+"""Load a sweep into tidy pandas frames, from MLflow (parent + child runs) or from a Ray experiment directory.
+
+``trials`` has one row per trial. Columns:
+- ``trial_id``, ``status`` (finished | failed | running), ``run_id`` (MLflow only, else empty), ``node``;
+- every config key of the trial, dotted (``data.num_backgrounds``, ``rain.train``, ``seed`` …), typed back
+  to numbers where they are numbers;
+- every reported metric under its own key (``eval/unseen/removal``, ``train/loss`` …): the final value;
+- ``best/<metric>`` for the summary metrics: the best value over the trial's evaluations.
+
+``curves`` is long-format: ``trial_id``, ``metric``, ``step``, ``value`` for the per-evaluation history of
+``CURVE_METRICS``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+
+CURVE_METRICS = ("eval/seen/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr", "train/loss")
+BEST = {"eval/seen/removal": "max", "eval/unseen/removal": "max", "eval/gap": "min", "eval/heldout/psnr": "max",
+        "eval/unseen/e_r": "min"}  # fmt: skip
+SWEEP_TAG, TRIAL_TAG = "derain.sweep", "derain.trial_id"
+
+
+def _typed(value: str) -> object:
+    """MLflow stores params as strings: turn '64' -> 64, '0.5' -> 0.5, '(1, 3)' -> (1, 3); else keep text."""
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _best(curves: pd.DataFrame, trial_id: str) -> dict[str, float]:
+    out = {}
+    mine = curves[curves["trial_id"] == trial_id]
+    for metric, mode in BEST.items():
+        values = mine.loc[mine["metric"] == metric, "value"]
+        if len(values):
+            out[f"best/{metric}"] = values.max() if mode == "max" else values.min()
+    return out
+
+
+def parent_run(client, experiment: str, sweep: str | None = None):
+    """The sweep's parent run: by name, else the newest sweep of the experiment."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise ValueError(f"no MLflow experiment '{experiment}'")
+    query = f"tags.`{SWEEP_TAG}` = '{sweep}'" if sweep else f"tags.`{SWEEP_TAG}` != ''"
+    runs = client.search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
+    if not runs:
+        raise ValueError(f"no sweep {sweep or ''} in MLflow experiment '{experiment}'".replace("  ", " "))
+    return runs[0]
+
+
+def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, curves) of a sweep tracked in MLflow (the newest sweep of ``experiment`` unless ``sweep``)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    parent = parent_run(client, experiment, sweep)
+    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    rows, curves = [], []
+    for run in children:
+        trial_id = run.data.tags.get(TRIAL_TAG, run.info.run_id)
+        for metric in CURVE_METRICS:
+            curves += [(trial_id, metric, m.step, m.value) for m in client.get_metric_history(run.info.run_id, metric)]
+        rows.append({"trial_id": trial_id, "run_id": run.info.run_id, "node": run.data.tags.get("ray.hostname", ""),
+                     "status": {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running"),
+                     **{k: _typed(v) for k, v in run.data.params.items()}, **run.data.metrics})  # fmt: skip
+    curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
+    trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
+    trials.attrs.update({"sweep": parent.data.tags.get(SWEEP_TAG), "parent_run_id": parent.info.run_id,
+                         "scale": parent.data.tags.get("scale"), "space": parent.data.tags.get("space")})  # fmt: skip
+    return trials, curve_frame
+
+
+def _flat_config(config: dict) -> dict:
+    """Trial params, with an explicit ``point`` (claims space) unpacked into its keys."""
+    config = dict(config)
+    return {**dict(config.pop("point", None) or {}), **config}
+
+
+def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, curves) from a Ray Tune experiment directory (no MLflow needed); config keys are the sampled
+    params (the full config lives in each trial's config.json artifact)."""
+    from ray.tune import ExperimentAnalysis
+
+    analysis = ExperimentAnalysis(str(path))
+    rows, curves = [], []
+    for trial in analysis.trials:
+        frame = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
+        for metric in CURVE_METRICS:
+            if metric in frame and "train/step" in frame:
+                curves += [(trial.trial_id, metric, s, v) for s, v in zip(frame["train/step"], frame[metric],
+                                                                          strict=True)]  # fmt: skip
+        last = frame.iloc[-1].to_dict() if len(frame) else {}
+        status = {"TERMINATED": "finished", "ERROR": "failed"}.get(trial.status, "running")
+        metrics = {k: v for k, v in last.items() if k.startswith(("eval/", "train/", "prior/"))}
+        rows.append({"trial_id": trial.trial_id, "run_id": "", "node": last.get("hostname", ""), "status": status,
+                     **_flat_config(trial.config), **metrics})  # fmt: skip
+    curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
+    trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
+    trials.attrs.update({"sweep": Path(path).name, "parent_run_id": "", "scale": None, "space": None})
+    return trials, curve_frame

@@ -1,0 +1,133 @@
+"""Claims and figures on synthetic frames where the truth is known; load + report from real smoke sweeps."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from analysis import figures
+from analysis.claims import CLAIMS, bootstrap_diff, check_claims, spearman_test
+
+N = "data.num_backgrounds"
+
+
+def _frame(effect: float, noise: float = 0.0, seeds: int = 3, ns=(4, 16, 64, 256, 1024), seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(seeds):
+        for n in ns:
+            unseen = 0.9 + effect * np.log2(n) / 10 + noise * rng.standard_normal()
+            rows.append({"trial_id": f"{s}-{n}", "status": "finished", "seed": s, N: n, "degradation": "rain",
+                         "data.source": "photos", "eval/unseen/removal": unseen, "eval/seen/removal": 0.95,
+                         "eval/gap": 0.95 - unseen, "eval/heldout/psnr": 30 - effect * np.log2(n),
+                         "eval/unseen/e_r": 0.1 - effect * np.log2(n) / 100})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_monotone_effect_is_supported_and_its_reverse_contradicted():
+    assert spearman_test(np.arange(10), -np.arange(10.0), -1)[0] == "supported"
+    assert spearman_test(np.arange(10), np.arange(10.0), -1)[0] == "contradicted"
+    assert CLAIMS["T1"](_frame(-0.5)).verdict == "supported"
+    assert CLAIMS["T1"](_frame(+0.5)).verdict == "contradicted"
+    assert CLAIMS["T8"](_frame(-0.5)).verdict == "supported"  # psnr rises with N in this frame
+
+
+def test_noise_and_too_few_points_are_inconclusive():
+    assert CLAIMS["T1"](_frame(0.0, noise=0.2)).verdict == "inconclusive"
+    assert spearman_test([1, 2], [2.0, 1.0], -1)[0] == "inconclusive"
+    assert CLAIMS["T1"](_frame(-0.5, seeds=1, ns=(4, 1024))).verdict == "inconclusive"
+    assert bootstrap_diff([0.1, 0.2], +1)[0] == "inconclusive"
+
+
+def test_paired_differences():
+    rng = np.random.default_rng(0)
+    assert bootstrap_diff(0.3 + 0.01 * rng.standard_normal(8), +1)[0] == "supported"
+    assert bootstrap_diff(-0.3 + 0.01 * rng.standard_normal(8), +1)[0] == "contradicted"
+    assert bootstrap_diff(rng.standard_normal(8), +1)[0] == "inconclusive"
+    base = _frame(-0.2)
+    with_prior = pd.concat([base.assign(**{"prior.kind": "none"}),
+                            base.assign(**{"prior.kind": "vq", "eval/unseen/removal": base["eval/unseen/removal"] + 0.1,
+                                           "trial_id": base["trial_id"] + "-vq"})])  # fmt: skip
+    assert CLAIMS["T5"](with_prior).verdict == "supported"
+
+
+def test_claims_without_their_trials_are_inconclusive_never_a_pass():
+    table = check_claims(_frame(-0.5))
+    assert list(table["claim"]) == list(CLAIMS)
+    for claim in ("T2", "T3", "T4", "T5", "T6", "T7"):
+        assert table.set_index("claim").loc[claim, "verdict"] == "inconclusive"
+
+
+def test_figures_render_on_synthetic_frames():
+    df = pd.concat([_frame(-0.5), _frame(-0.2).assign(**{"data.source": "textures"})])
+    assert len(figures.removal_vs_n(df, by="data.source").axes) == 3
+    assert figures.gap_vs_n(df).axes[0].get_xscale() == "log"
+    assert figures.metric_by(df, "data.source", "eval/unseen/removal", N).axes
+    toy = pd.DataFrame(
+        {"content.count": [4, 4, 64, 64], "content.terms": [2, 32, 2, 32], "eval/gap": [0, 0.1, 0.2, 0.5]}
+    )
+    assert figures.heatmap(toy, "content.count", "content.terms", "eval/gap").axes
+    assert figures.pareto(df).axes
+    table = figures.importances(df, [N, "data.source"], {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"})
+    assert set(table["param"]) <= {N, "data.source"} and len(table) > 0
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.tables = 0, 0
+
+    def handle_starttag(self, tag, attrs):
+        self.images += tag == "img" and dict(attrs).get("src", "").startswith("data:image/png;base64,")
+        self.tables += tag == "table"
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(tmp_path_factory):
+    from sweeps.run import main
+
+    folder = tmp_path_factory.mktemp("sweep")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    try:
+        assert main(["--space", "backgrounds", "--scale", "smoke", "--storage", str(folder / "ray"),
+                     "--tracking-uri", uri, "--name", "bg", "--num-samples", "2"]) == 0  # fmt: skip
+    finally:
+        ray.shutdown()
+    return folder, uri
+
+
+@pytest.mark.slow
+def test_load_and_report_from_a_real_sweep(smoke_sweep):
+    from analysis.load import load_mlflow, load_ray
+    from analysis.report import main as report_main
+
+    folder, uri = smoke_sweep
+    trials, curves = load_mlflow("backgrounds", uri, "bg")
+    assert len(trials) == 4 and set(trials["status"]) == {"finished"}
+    for column in ("trial_id", "run_id", "node", N, "seed", "eval/unseen/removal", "eval/gap", "train/loss",
+                   "best/eval/unseen/removal"):  # fmt: skip
+        assert column in trials, column
+    assert trials[N].dtype.kind == "i" and set(curves["metric"]) >= {"eval/seen/removal", "eval/unseen/removal"}
+    ray_trials, ray_curves = load_ray(folder / "ray" / "bg")
+    assert sorted(ray_trials["trial_id"]) == sorted(trials["trial_id"])
+    assert {N, "eval/unseen/removal", "status"} <= set(ray_trials) and len(ray_curves) == len(curves)
+
+    out = folder / "report"
+    assert report_main(["--experiment", "backgrounds", "--sweep", "bg", "--tracking-uri", uri, "--out", str(out)]) == 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "removal_vs_n.png" in pngs and "learning_curves.png" in pngs
+    markdown = (out / "report.md").read_text()
+    assert all(f"]({name})" in markdown for name in pngs)
+    parser = _Refs()
+    parser.feed((out / "report.html").read_text())
+    assert parser.images == len(pngs) and parser.tables >= 2
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    attached = {a.path for a in client.list_artifacts(trials.attrs["parent_run_id"], "report")}
+    assert "report/report.html" in attached and "report/trials.csv" in attached
