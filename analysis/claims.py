@@ -51,7 +51,7 @@ def bootstrap_diff(diffs: np.ndarray, expected_sign: int, seed: int = 0, resampl
     d = np.asarray(diffs, float)
     d = d[np.isfinite(d)]
     if len(d) < 3:
-        return "inconclusive", float("nan"), float("nan"), float("nan"), len(d)
+        return "inconclusive", float(d.mean()) if len(d) else float("nan"), float("nan"), float("nan"), len(d)
     rng = np.random.default_rng(seed)
     means = rng.choice(d, size=(resamples, len(d)), replace=True).mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
@@ -86,6 +86,21 @@ def _paired(claim: str, statement: str, df: pd.DataFrame, arm: str, better: str,
     return Verdict(claim, statement, verdict, stat)
 
 
+ABLATIONS = ("data.source", "data.sharpness_bin", "rain.train", "noise.train", "model.name", "model.width",
+             "model.depth", "prior.kind", "degradation", "data.eval_source")  # fmt: skip
+
+
+def ladder(df: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The trials that vary only ``x`` (and the seed): the group of equal other ablation settings with the most
+    distinct ``x`` values, so a claim about N is not confounded by trials added for other claims."""
+    keys = [k for k in (*ABLATIONS, N) if k in df and k != x]  # N too: a ladder over x is read at one N
+    if df.empty or not keys:
+        return df
+    groups = df.assign(**{k: df[k].astype(str) for k in keys}).groupby(keys)
+    best = max(groups.groups, key=lambda g: (groups.get_group(g)[x].nunique(), len(groups.get_group(g))))
+    return df.loc[groups.get_group(best).index]
+
+
 def _finished(df: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
     out = df[df["status"] == "finished"] if "status" in df else df
     if task == "toy1d":
@@ -110,7 +125,7 @@ def _combine(claim: str, statement: str, parts: list[Verdict]) -> Verdict:
 
 def t1(df: pd.DataFrame) -> Verdict:
     d = _rain(df)
-    d = d[d.get("prior.kind", "none") == "none"] if "prior.kind" in d else d
+    d = ladder(d[d["prior.kind"] == "none"] if "prior.kind" in d else d, N)
     parts = [_rho("T1", "", d, N, UNSEEN, -1), _rho("T1", "", d, N, GAP, +1)]
     return _combine("T1", "more backgrounds => lower unseen-rain removal and/or a larger gap", parts)
 
@@ -129,7 +144,7 @@ def t3(df: pd.DataFrame) -> Verdict:
     groups = [g for g in ("model.name", "model.width", "model.depth") if g in d and d[g].nunique() > 1]
     if not groups:
         return Verdict("T3", "T1 holds for every architecture and width", "inconclusive", "one architecture only")
-    parts = [_rho("T3", "", part, N, UNSEEN, -1) for _, part in d.groupby(groups)]
+    parts = [_rho("T3", "", ladder(part, N), N, UNSEEN, -1) for _, part in d.groupby(groups)]
     verdict = ("supported" if all(p.verdict == "supported" for p in parts) else
                "contradicted" if any(p.verdict == "contradicted" for p in parts) else "inconclusive")  # fmt: skip
     stats = "; ".join(f"{k}: {p.statistic}" for k, p in zip(d.groupby(groups).groups, parts, strict=True))
@@ -140,7 +155,7 @@ def t4(df: pd.DataFrame) -> Verdict:
     d = _rain(df)
     if "rain.train" not in d:
         return Verdict("T4", "a wider rain ladder => better removal of rain outside it", "inconclusive", "no ladder")
-    d = d.assign(ladder=d["rain.train"].map(LADDER))
+    d = ladder(d, "rain.train").assign(ladder=lambda f: f["rain.train"].map(LADDER))
     return _rho("T4", "a wider training-rain ladder => better removal of rain outside every level", d, "ladder",
                 "eval/albu/heldout/removal", +1)  # fmt: skip
 
@@ -152,7 +167,7 @@ def t5(df: pd.DataFrame) -> Verdict:
 
 def t6(df: pd.DataFrame) -> Verdict:
     d = _finished(df, "derain")
-    d = d[d["degradation"] == "noise"] if "degradation" in d else d.iloc[0:0]
+    d = ladder(d[d["degradation"] == "noise"], N) if "degradation" in d else d.iloc[0:0]
     return _rho("T6", "the denoising analogue shows T1 (more backgrounds => less removal of unseen noise)", d, N,
                 UNSEEN, -1)  # fmt: skip
 
@@ -173,7 +188,7 @@ def t7(df: pd.DataFrame) -> Verdict:
 
 def t8(df: pd.DataFrame) -> Verdict:
     d = _rain(df)
-    d = d[d.get("prior.kind", "none") == "none"] if "prior.kind" in d else d
+    d = ladder(d[d["prior.kind"] == "none"] if "prior.kind" in d else d, N)
     return _rho("T8", "held-out background PSNR improves with N", d, N, PSNR, +1)
 
 

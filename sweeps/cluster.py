@@ -49,7 +49,8 @@ def connect(address: str | None) -> bool:
         except (ConnectionError, RuntimeError) as err:
             raise SweepError(f"cannot connect to Ray at --address {address}: {err}") from None
     else:
-        ray.init(log_to_driver=True)
+        # "local": always a fresh instance, never an attach to whatever /tmp/ray/ray_current_cluster names.
+        ray.init(address="local", log_to_driver=True)
     return True
 
 

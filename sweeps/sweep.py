@@ -191,10 +191,14 @@ def _summary(results: Any, space: Space, scale: str, uri: str, name: str) -> Non
     from sweeps.tracking import log_summary, ui_command
 
     grid, sampled = space.axes(scale)
-    title, rows = summary_table(results.get_dataframe(), space, [*grid, *sampled])
+    frame = results.get_dataframe()
+    title, rows = summary_table(frame, space, [*grid, *sampled])
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         print(f"\n{title}\n{rows.to_string(index=False) if len(rows) else ''}")
     log_summary(uri, space.name, name, title, rows)
+    if "node_id" in frame:
+        per_node = frame.groupby(frame["node_id"].fillna("?").str[:12])["trial_id"].count()
+        print("trials per Ray node: " + ", ".join(f"{node} {count}" for node, count in per_node.items()))
     print(f"\nInspect the sweep: {ui_command(uri)}")
 
 

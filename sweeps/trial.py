@@ -124,6 +124,13 @@ def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu")
     torch.set_num_threads(max(1, int(tune.get_context().get_trial_resources().required_resources.get("CPU", 1))))
     workdir = Path(tempfile.mkdtemp(prefix="derain-trial-"))
+    try:
+        _train(spec, cfg, device, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # reported checkpoints were copied to storage already
+
+
+def _train(spec: TrialSpec, cfg: Any, device: torch.device, workdir: Path) -> None:
     resume = _restore(workdir)
     task, write_artifacts = _build(spec, cfg, device)
     (workdir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
@@ -144,5 +151,3 @@ def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
         tune.report({**sanitize(last, {}), **worst, "diverged_step": err.step, **node},
                     checkpoint=tune.Checkpoint.from_directory(workdir))  # fmt: skip
         raise TrialDivergedError(str(err)) from err
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)

@@ -131,3 +131,11 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
     client = MlflowClient(uri)
     attached = {a.path for a in client.list_artifacts(trials.attrs["parent_run_id"], "report")}
     assert "report/report.html" in attached and "report/trials.csv" in attached
+
+
+def test_claims_use_the_n_ladder_not_trials_added_for_other_claims():
+    ladder_rows = _frame(-0.5, seeds=2, ns=(4, 64, 1024)).assign(**{"rain.train": "small", "model.name": "resnet"})
+    other = _frame(+2.0, seeds=2, ns=(64,)).assign(**{"rain.train": "random", "model.name": "resnet"})
+    mixed = pd.concat([ladder_rows, other.assign(trial_id=other["trial_id"] + "-r")], ignore_index=True)
+    verdict = CLAIMS["T1"](mixed)
+    assert "n = 6" in verdict.statistic and verdict.verdict == "supported"

@@ -106,3 +106,8 @@ def test_missing_or_foreign_checkpoints_are_refused(tmp_path):
         load_taming(tmp_path / "bad.ckpt")
     with pytest.raises(ConfigError, match=r"prior\.checkpoint"):
         make_config("smoke", {"prior.kind": "vq", "prior.checkpoint": str(tmp_path / "nope.ckpt")})
+
+
+def test_one_prior_serves_every_training_seed(tmp_path):
+    assert prior_key(_cfg(tmp_path, seed=0)) == prior_key(_cfg(tmp_path, seed=5))
+    assert prior_key(_cfg(tmp_path, **{"data.seed": 1})) != prior_key(_cfg(tmp_path))

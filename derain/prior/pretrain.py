@@ -81,12 +81,16 @@ def _gan_losses(disc: nn.Module, x: torch.Tensor, rec: torch.Tensor) -> tuple[to
 
 
 def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, float]]:
-    """Pre-train the prior of ``cfg.prior`` (seeded by ``cfg.seed``) and return it with its metrics."""
+    """Pre-train the prior of ``cfg.prior`` and return it with its metrics.
+
+    Seeded by the data seed, not the training seed: like a downloaded VQGAN, one prior serves every trial of a
+    sweep, whatever seed each trial trains its restorer with.
+    """
     p, start = cfg.prior, time.perf_counter()
     train_pool, heldout = pretrain_pools(cfg)
-    g = torch.Generator().manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.data.seed)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.data.seed)
         model = VQModel(layout_for(cfg), p.codebook_size, p.embed_dim, p.beta).to(device)
         disc = PatchDiscriminator(cfg.data.channels).to(device) if p.gan else None
     opt = torch.optim.Adam(model.parameters(), lr=p.pretrain_lr)

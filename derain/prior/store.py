@@ -3,7 +3,8 @@
 A sweep pre-trains each distinct prior once (``ensure_prior``), before its trials; every trial, on any node that
 sees the store, then loads the same weights. Concurrent requests for one prior take a file lock, so only one
 process trains it. The key covers the prior's own settings and the data that shape its pool (patch size,
-channels, data seed, pool size, held-out fraction, procedural complexity), never the restorer-only options.
+channels, data seed — which also seeds pre-training —, pool size, held-out fraction, procedural complexity), never
+the training seed or the restorer-only options.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def prior_key(cfg: Config) -> str:
     """16-hex digest of everything that determines the pre-trained prior."""
     prior = {k: v for k, v in to_dict(cfg.prior).items() if k not in RESTORER_ONLY}
     data = {k: getattr(cfg.data, k) for k in DATA_KEYS}
-    blob = json.dumps({"prior": prior, "data": data, "seed": cfg.seed}, sort_keys=True)
+    blob = json.dumps({"prior": prior, "data": data}, sort_keys=True)  # data.seed seeds pre-training
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

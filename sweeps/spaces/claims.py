@@ -31,7 +31,7 @@ def _points(scale: str) -> list[dict[str, Any]]:
         points += [{**rain, "seed": seed, "data.num_backgrounds": mid, "data.sharpness_bin": b}
                    for b in ("low", "high")]  # T2  # fmt: skip
         points += [{**rain, "seed": seed, "data.num_backgrounds": n, "prior.kind": "vq"} for n in (ns[0], ns[-1])]  # T5
-    points += [{**rain, "seed": seeds[0], "data.num_backgrounds": n, "model.name": "unet"} for n in ns]  # T3
+    points += [{**rain, "seed": s, "data.num_backgrounds": n, "model.name": "unet"} for s in seeds for n in ns]  # T3
     points += [{**rain, "seed": seeds[0], "data.num_backgrounds": mid, "rain.train": r}
                for r in ("small+medium", "small+medium+large", "random")]  # T4 (small is in the T1 block)  # fmt: skip
     points += [{**rain, "seed": s, "data.num_backgrounds": n, "degradation": "noise"} for s in seeds for n in ns]  # T6
