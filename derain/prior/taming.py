@@ -92,6 +92,16 @@ def _mid(channels: int) -> nn.Module:
     return mid
 
 
+def _stage(stage: nn.Module, h: torch.Tensor, resample: str) -> torch.Tensor:
+    """One resolution level: residual blocks (each followed by its attention block, if the level has them),
+    then the level's down/upsampling layer if it has one."""
+    for i, block in enumerate(stage.block):
+        h = block(h)
+        if len(stage.attn):
+            h = stage.attn[i](h)
+    return getattr(stage, resample)(h) if hasattr(stage, resample) else h
+
+
 class Encoder(nn.Module):
     """Image (B, in_channels, H, W) -> latent (B, z_channels, H/f, W/f)."""
 
@@ -117,12 +127,7 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv_in(x)
         for stage in self.down:
-            for i, block in enumerate(stage.block):
-                h = block(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "downsample"):
-                h = stage.downsample(h)
+            h = _stage(stage, h, "downsample")
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
         return self.conv_out(F.silu(self.norm_out(h)))
 
@@ -153,10 +158,5 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(self.conv_in(z))))
         for stage in reversed(self.up):
-            for i, block in enumerate(stage.block):
-                h = block(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "upsample"):
-                h = stage.upsample(h)
+            h = _stage(stage, h, "upsample")
         return self.conv_out(F.silu(self.norm_out(h)))
