@@ -16,6 +16,25 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 N = "data.num_backgrounds"
+# Categorical axes in their meaningful order (alphabetical order would put 'random' first on the rain ladder
+# and 'high' before 'low'); values not listed follow, sorted.
+ORDER = {
+    "rain.train": ["small", "small+medium", "small+medium+large", "random"],
+    "streaks.train": ["narrow", "narrow+wide", "broad"],
+    "data.sharpness_bin": ["low", "mid", "high"],
+    "noise.train": ["gauss_low", "gauss_mid", "gauss_high", "poisson"],
+}
+
+
+def category_order(key: str, values: pd.Series) -> list[str]:
+    """The distinct values of a categorical axis as strings, in ORDER[key] first, then sorted."""
+    present = set(values.dropna().astype(str))
+    known = [v for v in ORDER.get(key, []) if v in present]
+    return known + sorted(present - set(known))
+
+
+def _label(name) -> str:
+    return f"{name:g}" if isinstance(name, float) else str(name)
 
 
 def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = False, label: str = "") -> None:
@@ -23,7 +42,7 @@ def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = F
     for name, part in groups:
         stats = part.groupby(x)[y].agg(["mean", "std", "count"]).reset_index().sort_values(x)
         err = stats["std"].where(stats["count"] > 1)
-        ax.errorbar(stats[x], stats["mean"], yerr=err, marker="o", capsize=3, label=f"{label} {name}".strip())
+        ax.errorbar(stats[x], stats["mean"], yerr=err, marker="o", capsize=3, label=f"{label} {_label(name)}".strip())
     if log_x:
         ax.set_xscale("log", base=2)
     ax.set_xlabel(x)
@@ -57,11 +76,27 @@ def metric_by(df: pd.DataFrame, x: str, metric: str, by: str | None = None, log_
     """Generic line figure: sharpness bins, rain ladder, capacity, prior vs none, noise ranges, ..."""
     fig, ax = plt.subplots(figsize=(6, 4))
     categorical = not pd.api.types.is_numeric_dtype(df[x])
-    data = df.assign(**{x: df[x].astype(str)}) if categorical else df
+    order = category_order(x, df[x]) if categorical else []
+    data = df.assign(**{x: df[x].astype(str).map({v: i for i, v in enumerate(order)})}) if categorical else df
     _lines(ax, data, x, metric, by, log_x=log_x and not categorical)
+    if categorical:
+        ax.set_xticks(range(len(order)), order)
     ax.set_title(title or f"{metric} by {x}")
     if by:
         ax.legend(fontsize=8, title=by)
+    fig.tight_layout()
+    return fig
+
+
+def versus(df: pd.DataFrame, x: str, metrics: tuple[str, ...], by: str | None = None, log_x: bool = True) -> Figure:
+    """One panel per metric against a numeric ``x`` (e.g. the 1D gap and unseen removal over M, a line per K)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        if metric in df:
+            _lines(ax, df, x, metric, by, log_x=log_x)
+        ax.set_title(metric)
+    if by:
+        axes[0, 0].legend(fontsize=8, title=by)
     fig.tight_layout()
     return fig
 

@@ -56,6 +56,10 @@ def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure
     if _varies(toy, "content.count") and _varies(toy, "content.terms"):
         for metric in ("eval/gap", "eval/extreme/heldout/removal"):
             out[f"toy1d_{metric.replace('/', '_')}"] = figures.heatmap(toy, "content.count", "content.terms", metric)
+    narrow = toy[toy["streaks.train"] == "narrow"] if "streaks.train" in toy else toy
+    if _varies(narrow, "content.count"):
+        metrics = ("eval/unseen/removal", "eval/gap")
+        out["toy1d_vs_m"] = figures.versus(narrow, "content.count", metrics, "content.terms")
     if _varies(toy, "streaks.train"):
         out["toy1d_by_streaks"] = figures.metric_by(
             toy, "streaks.train", "eval/extreme/heldout/removal", "content.count"
@@ -66,6 +70,17 @@ def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure
         params = [c for c in (N, *GROUPS) if _varies(rain, c)]
         out["importance"] = figures.importance_figure(figures.importances(rain, params, objectives))
     return out
+
+
+def reading(scale: str | None) -> str:
+    """How far this sweep's verdicts go: one paragraph printed under the claims table."""
+    text = ("supported / contradicted: the statistic is significant (alpha = 0.05) in the claimed / the opposite "
+            "direction. inconclusive: too few points or seeds, or not significant - a limit of the data, not "
+            "evidence against the claim.")  # fmt: skip
+    if scale in ("smoke", "cpu"):
+        text += (f" At scale '{scale}' the 2D trials are short (derain/scales.py), so the 2D claims are decided only "
+                 "as far as that allows; --scale gpu or more seeds (--num-samples) decide more of them.")  # fmt: skip
+    return text
 
 
 def _html(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.DataFrame) -> str:
@@ -79,6 +94,7 @@ def _html(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.Da
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:4px 8px}"
             "img{max-width:100%}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><h2>Claims</h2>{claims.to_html(index=False)}"
+            f"<p>{html.escape(reading(trials.attrs.get('scale')))}</p>"
             f"<h2>Sweep</h2><ul>{meta}<li>trials: {len(trials)}</li></ul><h2>Figures</h2>{imgs}"
             f"<h2>Trials (MLflow run ids)</h2>{runs}</body></html>")  # fmt: skip
 
@@ -88,9 +104,9 @@ def _markdown(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: p
     rows += [f"| {r.claim}: {r.statement} | **{r.verdict}** | {r.statistic} |" for r in claims.itertuples()]
     meta = "\n".join(f"- {k}: {v}" for k, v in trials.attrs.items())
     figs = "\n".join(f"![{n}]({p.name})" for n, p in pngs.items())
-    return (
-        f"# {title}\n\n## Claims\n\n" + "\n".join(rows) + f"\n\n## Sweep\n\n{meta}\n- trials: {len(trials)}\n\n{figs}\n"
-    )
+    note = reading(trials.attrs.get("scale"))
+    head = f"# {title}\n\n## Claims\n\n" + "\n".join(rows)
+    return f"{head}\n\n{note}\n\n## Sweep\n\n{meta}\n- trials: {len(trials)}\n\n{figs}\n"
 
 
 def write_report(trials: pd.DataFrame, curves: pd.DataFrame, out: Path) -> dict[str, Path]:

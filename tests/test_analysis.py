@@ -55,6 +55,31 @@ def test_paired_differences():
     assert CLAIMS["T5"](with_prior).verdict == "supported"
 
 
+def _toy_frame(effect: float, ladder: bool = True) -> pd.DataFrame:
+    """1D trials: unseen removal falls with M at the highest K by ``effect`` per decade; wider streaks help."""
+    rows = []
+    for s in range(3):
+        for k in (4, 32):
+            for m in (1, 16, 256, 4096):
+                unseen = 0.95 - (effect if k == 32 else 0.0) * np.log10(m) / 10 + 0.001 * s
+                rows.append({"content.terms": k, "content.count": m, "streaks.train": "narrow", "seed": s,
+                             "eval/unseen/removal": unseen, "eval/gap": 0.98 - unseen,
+                             "eval/extreme/heldout/removal": 0.9 + 0.001 * s})  # fmt: skip
+        for level, streaks in enumerate(("narrow+wide", "broad") if ladder else (), start=1):
+            rows.append({"content.terms": 32, "content.count": 4096, "streaks.train": streaks, "seed": s,
+                         "eval/unseen/removal": 0.97, "eval/gap": 0.0,
+                         "eval/extreme/heldout/removal": 0.9 + 0.03 * level + 0.001 * s})  # fmt: skip
+    return pd.DataFrame(rows).assign(status="finished", trial_id=lambda d: [f"t{i}" for i in range(len(d))])
+
+
+def test_t7_reads_the_m_ladder_at_high_k_and_the_streak_ladder():
+    assert CLAIMS["T7"](_toy_frame(0.1)).verdict == "supported"
+    assert CLAIMS["T7"](_toy_frame(-0.1)).verdict == "contradicted"
+    assert CLAIMS["T7"](_toy_frame(0.1, ladder=False)).verdict == "inconclusive"  # T4 part has one level only
+    low_k_only = _toy_frame(0.1)
+    assert CLAIMS["T7"](low_k_only[low_k_only["content.terms"] == 4]).verdict == "inconclusive"  # no effect at K=4
+
+
 def test_claims_without_their_trials_are_inconclusive_never_a_pass():
     table = check_claims(_frame(-0.5))
     assert list(table["claim"]) == list(CLAIMS)
@@ -71,6 +96,11 @@ def test_figures_render_on_synthetic_frames():
         {"content.count": [4, 4, 64, 64], "content.terms": [2, 32, 2, 32], "eval/gap": [0, 0.1, 0.2, 0.5]}
     )
     assert figures.heatmap(toy, "content.count", "content.terms", "eval/gap").axes
+    vs_m = figures.versus(toy, "content.count", ("eval/gap",), "content.terms")
+    assert vs_m.axes[0].get_xscale() == "log" and len(vs_m.axes[0].lines) >= 2  # a line per K
+    ladder = df.assign(**{"rain.train": np.resize(["random", "small+medium", "small"], len(df))})
+    ticks = figures.metric_by(ladder, "rain.train", "eval/unseen/removal").axes[0].get_xticklabels()
+    assert [t.get_text() for t in ticks] == ["small", "small+medium", "random"]  # ladder order, not alphabetical
     assert figures.pareto(df).axes
     table = figures.importances(df, [N, "data.source"], {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"})
     assert set(table["param"]) <= {N, "data.source"} and len(table) > 0
@@ -123,6 +153,7 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
     assert "removal_vs_n.png" in pngs and "learning_curves.png" in pngs
     markdown = (out / "report.md").read_text()
     assert all(f"]({name})" in markdown for name in pngs)
+    assert "decided only as far as that allows" in markdown  # a smoke-scale sweep says how far its verdicts go
     parser = _Refs()
     parser.feed((out / "report.html").read_text())
     assert parser.images == len(pngs) and parser.tables >= 2
