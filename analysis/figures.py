@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.claims import LADDER, STREAK_LADDER
+
 N = "data.num_backgrounds"
 # Categorical axes in their meaningful order (alphabetical order would put 'random' first on the rain ladder
 # and 'high' before 'low'); values not listed follow, sorted.
 ORDER = {
-    "rain.train": ["small", "small+medium", "small+medium+large", "random"],
-    "streaks.train": ["narrow", "narrow+wide", "broad"],
+    "rain.train": list(LADDER),
+    "streaks.train": list(STREAK_LADDER),
     "data.sharpness_bin": ["low", "mid", "high"],
     "noise.train": ["gauss_low", "gauss_mid", "gauss_high", "poisson"],
 }

@@ -78,11 +78,22 @@ def _asha(space: Space, max_reports: int) -> ASHAScheduler:
                          grace_period=grace, reduction_factor=3)  # fmt: skip
 
 
+def repeat_points(points: list[dict[str, Any]], repeats: int, seed: int) -> list[dict[str, Any]]:
+    """``repeats`` copies of every explicit point, each with its own seed: the point's seed (default ``seed``)
+    plus i x the span of the points' seeds, so no two copies of any points coincide."""
+    own = [p.get("seed", seed) for p in points]
+    stride = max(own) - min(own) + 1
+    return [{**p, "seed": s + i * stride} for i in range(repeats) for p, s in zip(points, own, strict=True)]
+
+
 def plan(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int) -> SearchPlan:
     """Build the Tune plan. ``max_reports``: evaluations per trial (ASHA's horizon)."""
     grid, sampled = space.axes(scale)
     if not sampled:  # pure grid: Tune's own grid search, every point runs to completion
-        if num_samples and num_samples > 1:  # repeats of a deterministic grid only differ by their seed
+        # Repeats of a deterministic grid only differ by their seed; explicit points carry their own seeds.
+        if num_samples and num_samples > 1 and "point" in grid:
+            grid["point"] = repeat_points(grid["point"], num_samples, seed)
+        elif num_samples and num_samples > 1:
             grid["seed"] = [seed + i for i in range(num_samples)]
         metric, mode = next(iter(space.objectives.items()))
         grid_space = {k: tune.grid_search(v) for k, v in grid.items()}

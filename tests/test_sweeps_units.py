@@ -56,6 +56,15 @@ def test_grid_repeats_become_seeds():
     assert p.param_space["seed"] == {"grid_search": [10, 11, 12]}
 
 
+def test_repeats_of_explicit_points_get_new_seeds_not_duplicates():
+    points = REGISTRY["claims"].points["cpu"]
+    p = plan(REGISTRY["claims"], "cpu", seed=0, num_samples=3, max_reports=2)
+    repeated = p.param_space["point"]["grid_search"]
+    assert "seed" not in p.param_space and len(repeated) == 3 * len(points)
+    assert len({tuple(sorted(pt.items())) for pt in repeated}) == len(repeated)  # no trial twice
+    assert repeated[: len(points)] == points  # the first copy is the space as written
+
+
 def test_sanitize_keeps_searchers_alive():
     objectives = {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"}
     out = sanitize({"eval/unseen/e_r": math.nan, "eval/heldout/psnr": math.inf, "eval/x/removal": math.nan,
