@@ -37,7 +37,8 @@ def spearman_test(x: np.ndarray, y: np.ndarray, expected_sign: int, seed: int = 
     """(verdict, rho, p, n): permutation test of Spearman's rho; needs >= 3 distinct x and >= 4 points."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
+    order = np.lexsort((y[keep], x[keep]))  # the same data give the same p whatever the row order
+    x, y = x[keep][order], y[keep][order]
     if len(x) < 4 or len(np.unique(x)) < 3 or np.ptp(y) == 0:
         return "inconclusive", float("nan"), float("nan"), len(x)
     rho = float(spearmanr(x, y).statistic)

@@ -36,6 +36,12 @@ def test_monotone_effect_is_supported_and_its_reverse_contradicted():
     assert CLAIMS["T8"](_frame(-0.5)).verdict == "supported"  # psnr rises with N in this frame
 
 
+def test_permutation_p_does_not_depend_on_row_order():
+    frame = _frame(-0.1, noise=0.05)
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    assert CLAIMS["T1"](frame).statistic == CLAIMS["T1"](shuffled).statistic
+
+
 def test_noise_and_too_few_points_are_inconclusive():
     assert CLAIMS["T1"](_frame(0.0, noise=0.2)).verdict == "inconclusive"
     assert spearman_test([1, 2], [2.0, 1.0], -1)[0] == "inconclusive"
