@@ -54,14 +54,7 @@ def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = F
 
 def removal_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
     """Seen and unseen rain removal (and unseen e_r) versus N, log x, one line per ``by`` (the paper's Fig. 4)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, metric in zip(axes, ("eval/unseen/removal", "eval/seen/removal", "eval/unseen/e_r"), strict=True):
-        if metric in df:
-            _lines(ax, df, N, metric, by, log_x=True)
-        ax.set_title(metric)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return versus(df, N, ("eval/unseen/removal", "eval/seen/removal", "eval/unseen/e_r"), by)
 
 
 def gap_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
@@ -97,8 +90,7 @@ def versus(df: pd.DataFrame, x: str, metrics: tuple[str, ...], by: str | None = 
         if metric in df:
             _lines(ax, df, x, metric, by, log_x=log_x)
         ax.set_title(metric)
-    if by:
-        axes[0, 0].legend(fontsize=8, title=by)
+    axes[0, 0].legend(fontsize=8, title=by)
     fig.tight_layout()
     return fig
 
