@@ -16,12 +16,17 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from derain.degradations import RAIN_LADDER
+from derain.keys import GAP, HELDOUT_PSNR, UNSEEN_REMOVAL, eval_key
+from derain.toy1d.streaks import STREAK_LADDER as STREAKS
+
 ALPHA = 0.05
 N = "data.num_backgrounds"
-UNSEEN, GAP, PSNR = "eval/unseen/removal", "eval/gap", "eval/heldout/psnr"
+UNSEEN, PSNR = UNSEEN_REMOVAL, HELDOUT_PSNR
+ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key("extreme", "heldout", "removal")
 M, K = "content.count", "content.terms"  # 1D: number of training functions, their complexity
-LADDER = {"small": 0, "small+medium": 1, "small+medium+large": 2, "random": 3}
-STREAK_LADDER = {"narrow": 0, "narrow+wide": 1, "broad": 2}
+LADDER = {name: rung for rung, name in enumerate(RAIN_LADDER)}  # rung of each training-rain ladder level
+STREAK_LADDER = {name: rung for rung, name in enumerate(STREAKS)}
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,9 @@ def _rho(claim: str, statement: str, df: pd.DataFrame, x: str, y: str, sign: int
     return Verdict(claim, statement, verdict, f"Spearman rho({x}, {y}) = {rho:.2f}, {shown}, n = {n}", detail)
 
 
-def _paired(claim: str, statement: str, df: pd.DataFrame, arm: str, better: str, worse: str, keys: list[str],
-            metric: str) -> Verdict:  # fmt: skip
+def _paired(
+    claim: str, statement: str, df: pd.DataFrame, arm: str, better: str, worse: str, keys: list[str], metric: str
+) -> Verdict:
     """Mean of (metric at arm=better) - (metric at arm=worse), paired on ``keys``, bootstrap CI."""
     have = [k for k in keys if k in df]
     if df.empty or arm not in df or metric not in df:
@@ -90,8 +96,18 @@ def _paired(claim: str, statement: str, df: pd.DataFrame, arm: str, better: str,
     return Verdict(claim, statement, verdict, stat)
 
 
-ABLATIONS = ("data.source", "data.sharpness_bin", "rain.train", "noise.train", "model.name", "model.width",
-             "model.depth", "prior.kind", "degradation", "data.eval_source")  # fmt: skip
+ABLATIONS = (
+    "data.source",
+    "data.sharpness_bin",
+    "rain.train",
+    "noise.train",
+    "model.name",
+    "model.width",
+    "model.depth",
+    "prior.kind",
+    "degradation",
+    "data.eval_source",
+)
 
 
 def ladder(df: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -122,8 +138,13 @@ def _rain(df: pd.DataFrame) -> pd.DataFrame:
 def _combine(claim: str, statement: str, parts: list[Verdict]) -> Verdict:
     """Supported if one part is and none contradicts; contradicted if one contradicts and none supports."""
     kinds = {p.verdict for p in parts}
-    verdict = ("supported" if "supported" in kinds and "contradicted" not in kinds else
-               "contradicted" if "contradicted" in kinds and "supported" not in kinds else "inconclusive")  # fmt: skip
+    verdict = (
+        "supported"
+        if "supported" in kinds and "contradicted" not in kinds
+        else "contradicted"
+        if "contradicted" in kinds and "supported" not in kinds
+        else "inconclusive"
+    )
     return Verdict(claim, statement, verdict, "; ".join(p.statistic for p in parts))
 
 
@@ -137,10 +158,26 @@ def t1(df: pd.DataFrame) -> Verdict:
 def t2(df: pd.DataFrame) -> Verdict:
     d = _rain(df)
     if "data.sharpness_bin" in d and d["data.sharpness_bin"].isin(["low", "high"]).any():
-        return _paired("T2", "lower sharpness bin => better unseen-rain removal at equal N", d,
-                       "data.sharpness_bin", "low", "high", [N, "seed"], UNSEEN)  # fmt: skip
-    return _paired("T2", "simpler source => better unseen-rain removal at equal N", d, "data.source", "smooth",
-                   "textures", [N, "seed"], UNSEEN)  # fmt: skip
+        return _paired(
+            "T2",
+            "lower sharpness bin => better unseen-rain removal at equal N",
+            d,
+            "data.sharpness_bin",
+            "low",
+            "high",
+            [N, "seed"],
+            UNSEEN,
+        )
+    return _paired(
+        "T2",
+        "simpler source => better unseen-rain removal at equal N",
+        d,
+        "data.source",
+        "smooth",
+        "textures",
+        [N, "seed"],
+        UNSEEN,
+    )
 
 
 def t3(df: pd.DataFrame) -> Verdict:
@@ -149,8 +186,13 @@ def t3(df: pd.DataFrame) -> Verdict:
     if not groups:
         return Verdict("T3", "T1 holds for every architecture and width", "inconclusive", "one architecture only")
     parts = [_rho("T3", "", ladder(part, N), N, UNSEEN, -1) for _, part in d.groupby(groups)]
-    verdict = ("supported" if all(p.verdict == "supported" for p in parts) else
-               "contradicted" if any(p.verdict == "contradicted" for p in parts) else "inconclusive")  # fmt: skip
+    verdict = (
+        "supported"
+        if all(p.verdict == "supported" for p in parts)
+        else "contradicted"
+        if any(p.verdict == "contradicted" for p in parts)
+        else "inconclusive"
+    )
     stats = "; ".join(f"{k}: {p.statistic}" for k, p in zip(d.groupby(groups).groups, parts, strict=True))
     return Verdict("T3", "T1 holds for every architecture and width tried", verdict, stats)
 
@@ -160,20 +202,35 @@ def t4(df: pd.DataFrame) -> Verdict:
     if "rain.train" not in d:
         return Verdict("T4", "a wider rain ladder => better removal of rain outside it", "inconclusive", "no ladder")
     d = ladder(d, "rain.train").assign(ladder=lambda f: f["rain.train"].map(LADDER))
-    return _rho("T4", "a wider training-rain ladder => better removal of rain outside every level", d, "ladder",
-                "eval/albu/heldout/removal", +1)  # fmt: skip
+    return _rho(
+        "T4",
+        "a wider training-rain ladder => better removal of rain outside every level",
+        d,
+        "ladder",
+        ALBU_REMOVAL,
+        +1,
+    )
 
 
 def t5(df: pd.DataFrame) -> Verdict:
-    return _paired("T5", "the content prior => better unseen-rain removal at equal N", _rain(df), "prior.kind",
-                   "vq", "none", [N, "seed", "data.source"], UNSEEN)  # fmt: skip
+    return _paired(
+        "T5",
+        "the content prior => better unseen-rain removal at equal N",
+        _rain(df),
+        "prior.kind",
+        "vq",
+        "none",
+        [N, "seed", "data.source"],
+        UNSEEN,
+    )
 
 
 def t6(df: pd.DataFrame) -> Verdict:
     d = _finished(df, "derain")
     d = ladder(d[d["degradation"] == "noise"], N) if "degradation" in d else d.iloc[0:0]
-    return _rho("T6", "the denoising analogue shows T1 (more backgrounds => less removal of unseen noise)", d, N,
-                UNSEEN, -1)  # fmt: skip
+    return _rho(
+        "T6", "the denoising analogue shows T1 (more backgrounds => less removal of unseen noise)", d, N, UNSEEN, -1
+    )
 
 
 def t7(df: pd.DataFrame) -> Verdict:
@@ -186,9 +243,14 @@ def t7(df: pd.DataFrame) -> Verdict:
     shortcut = _combine("T7", "", [_rho("T7", "", narrow, M, UNSEEN, -1), _rho("T7", "", narrow, M, GAP, +1)])
     widest = high_k[high_k[M] == high_k[M].max()]
     widest = widest.assign(ladder=widest["streaks.train"].map(STREAK_LADDER))
-    wider = _rho("T7", "", widest, "ladder", "eval/extreme/heldout/removal", +1)  # outside every ladder level
-    verdict = ("supported" if shortcut.verdict == wider.verdict == "supported" else
-               "contradicted" if "contradicted" in (shortcut.verdict, wider.verdict) else "inconclusive")  # fmt: skip
+    wider = _rho("T7", "", widest, "ladder", EXTREME_REMOVAL, +1)  # outside every ladder level
+    verdict = (
+        "supported"
+        if shortcut.verdict == wider.verdict == "supported"
+        else "contradicted"
+        if "contradicted" in (shortcut.verdict, wider.verdict)
+        else "inconclusive"
+    )
     statement = "1D: more functions at high K => less unseen removal and/or a larger gap (T1), wider streaks help (T4)"
     return Verdict("T7", statement, verdict, f"T1 part: {shortcut.statistic}; T4 part: {wider.statistic}")
 
@@ -200,8 +262,15 @@ def t8(df: pd.DataFrame) -> Verdict:
 
 
 CLAIMS: dict[str, Callable[[pd.DataFrame], Verdict]] = {
-    "T1": t1, "T2": t2, "T3": t3, "T4": t4, "T5": t5, "T6": t6, "T7": t7, "T8": t8,
-}  # fmt: skip
+    "T1": t1,
+    "T2": t2,
+    "T3": t3,
+    "T4": t4,
+    "T5": t5,
+    "T6": t6,
+    "T7": t7,
+    "T8": t8,
+}
 
 
 def check_claims(trials: pd.DataFrame) -> pd.DataFrame:

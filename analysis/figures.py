@@ -12,19 +12,24 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.claims import LADDER, STREAK_LADDER
+from derain.data.banks import BINS
+from derain.degradations import NOISE_TYPES, RAIN_LADDER
+from derain.keys import GAP, HELDOUT_PSNR, SEEN_REMOVAL, UNSEEN_E_R, UNSEEN_REMOVAL, direction
+from derain.toy1d.streaks import STREAK_LADDER
+from sweeps.results import pareto_mask
 
 N = "data.num_backgrounds"
 # Categorical axes in their meaningful order (alphabetical order would put 'random' first on the rain ladder
 # and 'high' before 'low'); values not listed follow, sorted.
 ORDER = {
-    "rain.train": list(LADDER),
+    "rain.train": list(RAIN_LADDER),
     "streaks.train": list(STREAK_LADDER),
-    "data.sharpness_bin": ["low", "mid", "high"],
-    "noise.train": ["gauss_low", "gauss_mid", "gauss_high", "poisson"],
+    "data.sharpness_bin": list(BINS),
+    "noise.train": list(NOISE_TYPES),
 }
 
 
@@ -54,20 +59,21 @@ def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = F
 
 def removal_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
     """Seen and unseen rain removal (and unseen e_r) versus N, log x, one line per ``by`` (the paper's Fig. 4)."""
-    return versus(df, N, ("eval/unseen/removal", "eval/seen/removal", "eval/unseen/e_r"), by)
+    return versus(df, N, (UNSEEN_REMOVAL, SEEN_REMOVAL, UNSEEN_E_R), by)
 
 
 def gap_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
     fig, ax = plt.subplots(figsize=(6, 4))
-    _lines(ax, df, N, "eval/gap", by, log_x=True)
+    _lines(ax, df, N, GAP, by, log_x=True)
     ax.set_title("generalization gap: seen minus unseen removal")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def metric_by(df: pd.DataFrame, x: str, metric: str, by: str | None = None, log_x: bool = False,
-              title: str = "") -> Figure:  # fmt: skip
+def metric_by(
+    df: pd.DataFrame, x: str, metric: str, by: str | None = None, log_x: bool = False, title: str = ""
+) -> Figure:
     """Generic line figure: sharpness bins, rain ladder, capacity, prior vs none, noise ranges, ..."""
     fig, ax = plt.subplots(figsize=(6, 4))
     categorical = not pd.api.types.is_numeric_dtype(df[x])
@@ -116,7 +122,7 @@ def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N) -> 
     """Seen vs unseen removal over training steps: does the network learn the rain first?"""
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = trials.set_index("trial_id")[by] if by in trials else pd.Series(dtype=object)
-    for metric, style in (("eval/seen/removal", "-"), ("eval/unseen/removal", "--")):
+    for metric, style in ((SEEN_REMOVAL, "-"), (UNSEEN_REMOVAL, "--")):
         part = curves[curves["metric"] == metric].assign(group=lambda c: c["trial_id"].map(labels))
         for group, rows in part.groupby("group"):
             mean = rows.groupby("step")["value"].mean()
@@ -129,20 +135,20 @@ def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N) -> 
     return fig
 
 
-def pareto(df: pd.DataFrame, x: str = "eval/unseen/e_r", y: str = "eval/heldout/psnr") -> Figure:
-    """The balance trade-off: every trial, with the Pareto front (min x, max y) highlighted and labelled by N."""
-    from sweeps.summary import pareto_mask
-
+def pareto(df: pd.DataFrame, x: str = UNSEEN_E_R, y: str = HELDOUT_PSNR) -> Figure:
+    """The balance trade-off: every trial, with the Pareto front (over x and y, each in its metric's direction)
+    highlighted and labelled by N."""
     done = df.dropna(subset=[x, y])
-    front = done[pareto_mask(done, (x, y), ("min", "max"))].sort_values(x)
+    front = done[pareto_mask(done, (x, y), (direction(x), direction(y)))].sort_values(x)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.scatter(done[x], done[y], c="0.6", label="trials")
     ax.plot(front[x], front[y], "o-", color="C3", label="Pareto front")
     for _, row in front.iterrows():
         if N in row:
             ax.annotate(f"N={row[N]:.0f}", (row[x], row[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel(f"{x} (lower is better)")
-    ax.set_ylabel(f"{y} (higher is better)")
+    better = {"min": "lower", "max": "higher"}
+    ax.set_xlabel(f"{x} ({better[direction(x)]} is better)")
+    ax.set_ylabel(f"{y} ({better[direction(y)]} is better)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -150,8 +156,6 @@ def pareto(df: pd.DataFrame, x: str = "eval/unseen/e_r", y: str = "eval/heldout/
 
 
 def _distribution(values: pd.Series):
-    import optuna
-
     if pd.api.types.is_numeric_dtype(values) and values.nunique() > 1:
         lo, hi = float(values.min()), float(values.max())
         if pd.api.types.is_integer_dtype(values):
@@ -162,8 +166,6 @@ def _distribution(values: pd.Series):
 
 def importances(df: pd.DataFrame, params: list[str], objectives: dict[str, str]) -> pd.DataFrame:
     """Parameter importance per objective (``optuna.importance``, PED-ANOVA) on a study rebuilt from trials."""
-    import optuna
-
     done = df.dropna(subset=list(objectives))
     params = [p for p in params if p in done and done[p].nunique() > 1]
     if len(done) < 4 or not params:
@@ -173,8 +175,10 @@ def importances(df: pd.DataFrame, params: list[str], objectives: dict[str, str])
     for metric, mode in objectives.items():
         study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
         for _, row in done.iterrows():
-            values = {p: (row[p] if not isinstance(d, optuna.distributions.CategoricalDistribution) else str(row[p]))
-                      for p, d in dists.items()}  # fmt: skip
+            values = {
+                p: (row[p] if not isinstance(d, optuna.distributions.CategoricalDistribution) else str(row[p]))
+                for p, d in dists.items()
+            }
             study.add_trial(optuna.trial.create_trial(params=values, distributions=dists, value=float(row[metric])))
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
         scores = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)

@@ -17,11 +17,14 @@ import ast
 from pathlib import Path
 
 import pandas as pd
+from mlflow.tracking import MlflowClient
+from ray.tune import ExperimentAnalysis
 
-CURVE_METRICS = ("eval/seen/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr", "train/loss")
-BEST = {"eval/seen/removal": "max", "eval/unseen/removal": "max", "eval/gap": "min", "eval/heldout/psnr": "max",
-        "eval/unseen/e_r": "min"}  # fmt: skip
-SWEEP_TAG, TRIAL_TAG = "derain.sweep", "derain.trial_id"
+from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, direction
+from sweeps.results import PARENT_TAG, SCALE_TAG, SPACE_TAG, SWEEP_TAG, TRIAL_TAG
+
+CURVE_METRICS = SUMMARY
+BEST = {k: direction(k) for k in SUMMARY if k.startswith("eval/")}  # best/<metric> columns: best over evaluations
 
 
 def _typed(value: str) -> object:
@@ -56,23 +59,34 @@ def parent_run(client, experiment: str, sweep: str | None = None):
 
 def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) of a sweep tracked in MLflow (the newest sweep of ``experiment`` unless ``sweep``)."""
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(tracking_uri)
     parent = parent_run(client, experiment, sweep)
-    children = client.search_runs([parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    children = client.search_runs([parent.info.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'")
     rows, curves = [], []
     for run in children:
         trial_id = run.data.tags.get(TRIAL_TAG, run.info.run_id)
         for metric in CURVE_METRICS:
             curves += [(trial_id, metric, m.step, m.value) for m in client.get_metric_history(run.info.run_id, metric)]
-        rows.append({"trial_id": trial_id, "run_id": run.info.run_id, "node": run.data.tags.get("ray.hostname", ""),
-                     "status": {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running"),
-                     **{k: _typed(v) for k, v in run.data.params.items()}, **run.data.metrics})  # fmt: skip
+        rows.append(
+            {
+                "trial_id": trial_id,
+                "run_id": run.info.run_id,
+                "node": run.data.tags.get("ray.hostname", ""),
+                "status": {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running"),
+                **{k: _typed(v) for k, v in run.data.params.items()},
+                **run.data.metrics,
+            }
+        )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
-    trials.attrs.update({"sweep": parent.data.tags.get(SWEEP_TAG), "parent_run_id": parent.info.run_id,
-                         "scale": parent.data.tags.get("scale"), "space": parent.data.tags.get("space")})  # fmt: skip
+    trials.attrs.update(
+        {
+            "sweep": parent.data.tags.get(SWEEP_TAG),
+            "parent_run_id": parent.info.run_id,
+            "scale": parent.data.tags.get(SCALE_TAG),
+            "space": parent.data.tags.get(SPACE_TAG),
+        }
+    )
     return trials, curve_frame
 
 
@@ -85,21 +99,28 @@ def _flat_config(config: dict) -> dict:
 def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) from a Ray Tune experiment directory (no MLflow needed); config keys are the sampled
     params (the full config lives in each trial's config.json artifact)."""
-    from ray.tune import ExperimentAnalysis
-
     analysis = ExperimentAnalysis(str(path))
     rows, curves = [], []
     for trial in analysis.trials:
         frame = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
         for metric in CURVE_METRICS:
-            if metric in frame and "train/step" in frame:
-                curves += [(trial.trial_id, metric, s, v) for s, v in zip(frame["train/step"], frame[metric],
-                                                                          strict=True)]  # fmt: skip
+            if metric in frame and TRAIN_STEP in frame:
+                curves += [
+                    (trial.trial_id, metric, s, v) for s, v in zip(frame[TRAIN_STEP], frame[metric], strict=True)
+                ]
         last = frame.iloc[-1].to_dict() if len(frame) else {}
         status = {"TERMINATED": "finished", "ERROR": "failed"}.get(trial.status, "running")
-        metrics = {k: v for k, v in last.items() if k.startswith(("eval/", "train/", "prior/"))}
-        rows.append({"trial_id": trial.trial_id, "run_id": "", "node": last.get("hostname", ""), "status": status,
-                     **_flat_config(trial.config), **metrics})  # fmt: skip
+        metrics = {k: v for k, v in last.items() if k.startswith(LOGGED_PREFIXES)}
+        rows.append(
+            {
+                "trial_id": trial.trial_id,
+                "run_id": "",
+                "node": last.get("hostname", ""),
+                "status": status,
+                **_flat_config(trial.config),
+                **metrics,
+            }
+        )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
     trials.attrs.update({"sweep": Path(path).name, "parent_run_id": "", "scale": None, "space": None})

@@ -20,9 +20,15 @@ import logging
 
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.tracking import MlflowClient
 
 from analysis import figures
-from analysis.claims import check_claims
+from analysis.claims import ALBU_REMOVAL, EXTREME_REMOVAL, check_claims
+from analysis.load import load_mlflow, load_ray
+from derain.keys import GAP, UNSEEN_REMOVAL
+from derain.scales import SMALL_SCALES
+from sweeps.results import default_tracking_uri
+from sweeps.spaces import REGISTRY
 
 N = "data.num_backgrounds"
 GROUPS = ("data.source", "model.name", "prior.kind", "rain.train", "noise.train", "data.sharpness_bin")
@@ -46,25 +52,28 @@ def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure
         out["removal_vs_n"] = figures.removal_vs_n(rain, by=_group(rain))
         out["gap_vs_n"] = figures.gap_vs_n(rain, by=_group(rain))
         out["learning_curves"] = figures.learning_curves(curves[curves["trial_id"].isin(rain["trial_id"])], rain)
-    for key, metric in (("data.sharpness_bin", "eval/unseen/removal"), ("rain.train", "eval/albu/heldout/removal"),
-                        ("model.name", "eval/unseen/removal"), ("prior.kind", "eval/unseen/removal"),
-                        ("noise.train", "eval/unseen/removal")):  # fmt: skip
+    by_key = {
+        "data.sharpness_bin": UNSEEN_REMOVAL,
+        "rain.train": ALBU_REMOVAL,
+        "model.name": UNSEEN_REMOVAL,
+        "prior.kind": UNSEEN_REMOVAL,
+        "noise.train": UNSEEN_REMOVAL,
+    }
+    for key, metric in by_key.items():
         if _varies(rain, key) and metric in rain:
             out[f"{metric.replace('/', '_')}_by_{key}"] = figures.metric_by(
                 rain, key, metric, N if _varies(rain, N) else None
             )
     if _varies(toy, "content.count") and _varies(toy, "content.terms"):
-        for metric in ("eval/gap", "eval/extreme/heldout/removal"):
+        for metric in (GAP, EXTREME_REMOVAL):
             out[f"toy1d_{metric.replace('/', '_')}"] = figures.heatmap(toy, "content.count", "content.terms", metric)
     narrow = toy[toy["streaks.train"] == "narrow"] if "streaks.train" in toy else toy
     if _varies(narrow, "content.count"):
-        metrics = ("eval/unseen/removal", "eval/gap")
+        metrics = (UNSEEN_REMOVAL, GAP)
         out["toy1d_vs_m"] = figures.versus(narrow, "content.count", metrics, "content.terms")
     if _varies(toy, "streaks.train"):
-        out["toy1d_by_streaks"] = figures.metric_by(
-            toy, "streaks.train", "eval/extreme/heldout/removal", "content.count"
-        )
-    objectives = {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"}
+        out["toy1d_by_streaks"] = figures.metric_by(toy, "streaks.train", EXTREME_REMOVAL, "content.count")
+    objectives = REGISTRY["balance"].objectives  # the trade-off the balance space searches
     if len(rain) >= 4 and all(o in rain for o in objectives):
         out["pareto"] = figures.pareto(rain)
         params = [c for c in (N, *GROUPS) if _varies(rain, c)]
@@ -74,12 +83,16 @@ def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure
 
 def reading(scale: str | None) -> str:
     """How far this sweep's verdicts go: one paragraph printed under the claims table."""
-    text = ("supported / contradicted: the statistic is significant (alpha = 0.05) in the claimed / the opposite "
-            "direction. inconclusive: too few points or seeds, or not significant - a limit of the data, not "
-            "evidence against the claim.")  # fmt: skip
-    if scale in ("smoke", "cpu"):
-        text += (f" At scale '{scale}' the 2D trials are short (derain/scales.py), so the 2D claims are decided only "
-                 "as far as that allows; --scale gpu or more seeds (--num-samples) decide more of them.")  # fmt: skip
+    text = (
+        "supported / contradicted: the statistic is significant (alpha = 0.05) in the claimed / the opposite "
+        "direction. inconclusive: too few points or seeds, or not significant - a limit of the data, not "
+        "evidence against the claim."
+    )
+    if scale in SMALL_SCALES:
+        text += (
+            f" At scale '{scale}' the 2D trials are short (derain/scales.py), so the 2D claims are decided only "
+            "as far as that allows; --scale gpu or more seeds (--num-samples) decide more of them."
+        )
     return text
 
 
@@ -90,13 +103,15 @@ def _html(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.Da
     )
     meta = "".join(f"<li>{k}: {html.escape(str(v))}</li>" for k, v in trials.attrs.items())
     runs = trials[[c for c in ("trial_id", "run_id", "status") if c in trials]].to_html(index=False)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:4px 8px}"
-            "img{max-width:100%}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><h2>Claims</h2>{claims.to_html(index=False)}"
-            f"<p>{html.escape(reading(trials.attrs.get('scale')))}</p>"
-            f"<h2>Sweep</h2><ul>{meta}<li>trials: {len(trials)}</li></ul><h2>Figures</h2>{imgs}"
-            f"<h2>Trials (MLflow run ids)</h2>{runs}</body></html>")  # fmt: skip
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:4px 8px}"
+        "img{max-width:100%}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><h2>Claims</h2>{claims.to_html(index=False)}"
+        f"<p>{html.escape(reading(trials.attrs.get('scale')))}</p>"
+        f"<h2>Sweep</h2><ul>{meta}<li>trials: {len(trials)}</li></ul><h2>Figures</h2>{imgs}"
+        f"<h2>Trials (MLflow run ids)</h2>{runs}</body></html>"
+    )
 
 
 def _markdown(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.DataFrame) -> str:
@@ -118,8 +133,12 @@ def write_report(trials: pd.DataFrame, curves: pd.DataFrame, out: Path) -> dict[
         fig.savefig(pngs[name], dpi=110)
     claims = check_claims(trials)
     title = f"derain-sweeps report: {trials.attrs.get('sweep') or 'sweep'}"
-    files = {"report.html": out / "report.html", "report.md": out / "report.md", "trials.csv": out / "trials.csv",
-             "claims.csv": out / "claims.csv"}  # fmt: skip
+    files = {
+        "report.html": out / "report.html",
+        "report.md": out / "report.md",
+        "trials.csv": out / "trials.csv",
+        "claims.csv": out / "claims.csv",
+    }
     files["report.html"].write_text(_html(title, claims, pngs, trials))
     files["report.md"].write_text(_markdown(title, claims, pngs, trials))
     trials.to_csv(files["trials.csv"], index=False)
@@ -128,8 +147,6 @@ def write_report(trials: pd.DataFrame, curves: pd.DataFrame, out: Path) -> dict[
 
 
 def attach(tracking_uri: str, parent_run_id: str, files: dict[str, Path]) -> None:
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(tracking_uri)
     for path in files.values():
         client.log_artifact(parent_run_id, str(path), artifact_path="report")
@@ -144,9 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ray-dir", type=Path, help="read this Ray experiment directory instead of MLflow")
     p.add_argument("--out", type=Path, default=Path("report"))
     args = p.parse_args(argv)
-    from analysis.load import load_mlflow, load_ray
-    from sweeps.tracking import default_tracking_uri
-
     uri = args.tracking_uri or default_tracking_uri()
     try:
         if args.ray_dir:

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.rain_reference import add_rain_reference
-from derain.rain import RAIN_TYPES, add_rain
+from derain.degradations.rain import RAIN_TYPES, add_rain
 
 SIZE, BATCH = 128, 64
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from derain.keys import UNSEEN_REMOVAL
 
 
 def _optuna_loop(trials: int, iterations: int) -> tuple[float, float]:
@@ -32,12 +33,13 @@ def _optuna_loop(trials: int, iterations: int) -> tuple[float, float]:
     def objective(trial: optuna.Trial) -> float:
         nonlocal compute
         count = trial.suggest_int("content.count", 4, 256, log=True)
-        cfg = make_toy_config("smoke", {"content.count": count, "train.iterations": iterations,
-                                        "train.eval_every": iterations // 2})  # fmt: skip
+        cfg = make_toy_config(
+            "smoke", {"content.count": count, "train.iterations": iterations, "train.eval_every": iterations // 2}
+        )
         start = time.perf_counter()
         metrics = fit1d(cfg)
         compute += time.perf_counter() - start
-        return metrics["eval/unseen/removal"]
+        return metrics[UNSEEN_REMOVAL]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     start = time.perf_counter()
@@ -54,18 +56,36 @@ def _sweep(trials: int, iterations: int, concurrency: int, folder: Path) -> tupl
     from sweeps.spaces import REGISTRY
     from sweeps.spaces.base import Space
 
-    REGISTRY["bench"] = Space("bench", "Bench.", "toy1d", "eval/unseen/removal", "max",
-                              sampled={"smoke": {"content.count": ("lograndint", 4, 256)}},
-                              num_samples={"smoke": trials})  # fmt: skip
+    REGISTRY["bench"] = Space(
+        "bench",
+        "Bench.",
+        "toy1d",
+        UNSEEN_REMOVAL,
+        sampled={"smoke": {"content.count": ("lograndint", 4, 256)}},
+        num_samples={"smoke": trials},
+    )
     ray.init(num_cpus=concurrency, include_dashboard=False, log_to_driver=False)
     from mlflow.tracking import MlflowClient
 
     start = time.perf_counter()
     MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()  # create the store: a one-off cost
     print(f"creating the MLflow store: {time.perf_counter() - start:.1f} s (once per project)")
-    args = ["--space", "bench", "--scale", "smoke", "--storage", str(folder / "ray"), "--tracking-uri",
-            f"sqlite:///{folder / 'mlflow.db'}", "--name", "bench", "--set", f"train.iterations={iterations}",
-            "--set", f"train.eval_every={iterations // 2}"]  # fmt: skip
+    args = [
+        "--space",
+        "bench",
+        "--scale",
+        "smoke",
+        "--storage",
+        str(folder / "ray"),
+        "--tracking-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--name",
+        "bench",
+        "--set",
+        f"train.iterations={iterations}",
+        "--set",
+        f"train.eval_every={iterations // 2}",
+    ]
     start = time.perf_counter()
     main(args)
     wall = time.perf_counter() - start
@@ -97,8 +117,10 @@ def main() -> None:
     over = (wall - compute / args.concurrency) / args.trials
     print(f"\n{args.trials} toy1d trials x {args.iterations} iterations")
     print(f"plain Optuna loop : wall {base_wall:6.1f} s, fit {base_compute:6.1f} s, overhead {base_over:.3f} s/trial")
-    print(f"Ray Tune + MLflow : wall {wall:6.1f} s, trial time {compute:6.1f} s on {args.concurrency} workers, "
-          f"overhead {over:.3f} s/trial ({over / max(base_over, 1e-9):.0f}x the plain loop)")  # fmt: skip
+    print(
+        f"Ray Tune + MLflow : wall {wall:6.1f} s, trial time {compute:6.1f} s on {args.concurrency} workers, "
+        f"overhead {over:.3f} s/trial ({over / max(base_over, 1e-9):.0f}x the plain loop)"
+    )
 
 
 if __name__ == "__main__":

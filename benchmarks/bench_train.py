@@ -18,10 +18,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from derain.cli import parse_overrides
 from derain.config import Config
-from derain.loop import LOSSES, Task, amp_dtype, run_loop
+from derain.device import resolve_device
+from derain.loop import LOSSES, Task, amp_dtype, train_loop
 from derain.scales import make_config
-from derain.train import build_task, parse_overrides, resolve_device
+from derain.train import build_task
 
 
 def _sync(device: torch.device) -> None:
@@ -32,12 +34,13 @@ def _sync(device: torch.device) -> None:
 def time_fit(task: Task, cfg: Config, device: torch.device, iterations: int) -> float:
     """Seconds per iteration of the shared loop with evaluation replaced by a no-op."""
     quiet = Task(task.model, task.sample, lambda m: {})
-    t = cfg.train.__class__(**{**cfg.train.__dict__, "iterations": iterations, "eval_every": iterations,
-                               "log_every": 10**9})  # fmt: skip
-    run_loop(quiet, t, cfg.seed, device)  # warm-up (allocator, kernels)
+    t = cfg.train.__class__(
+        **{**cfg.train.__dict__, "iterations": iterations, "eval_every": iterations, "log_every": 10**9}
+    )
+    train_loop(quiet, train=t, seed=cfg.seed, device=device)  # warm-up (allocator, kernels)
     _sync(device)
     start = time.perf_counter()
-    run_loop(quiet, t, cfg.seed, device)
+    train_loop(quiet, train=t, seed=cfg.seed, device=device)
     _sync(device)
     return (time.perf_counter() - start) / iterations
 
@@ -85,7 +88,7 @@ def main() -> None:
     args = p.parse_args()
     device = resolve_device(args.device)
     cfg = make_config(args.scale, parse_overrides(args.overrides, Config()))
-    task, _ = build_task(cfg, device)
+    task = build_task(cfg, device)
     bare_model = copy.deepcopy(task.model)
     g = torch.Generator(device=device).manual_seed(1)
     batches = [task.sample(cfg.train.batch_size, g) for _ in range(16)]
@@ -93,8 +96,10 @@ def main() -> None:
     bare_s = time_bare(bare_model, batches, cfg, device, args.iterations)
     data_s = time_data(task, cfg, device, args.iterations)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"scale {args.scale}: {cfg.model.name} {cfg.model.width}x{cfg.model.depth}, "
-          f"{cfg.data.patch_size} px, batch {cfg.train.batch_size}, on {name}")  # fmt: skip
+    print(
+        f"scale {args.scale}: {cfg.model.name} {cfg.model.width}x{cfg.model.depth}, "
+        f"{cfg.data.patch_size} px, batch {cfg.train.batch_size}, on {name}"
+    )
     print(f"fit loop        {1 / fit_s:8.2f} it/s  ({1000 * fit_s:7.2f} ms/it)")
     print(f"bare loop       {1 / bare_s:8.2f} it/s  ({1000 * bare_s:7.2f} ms/it)")
     print(f"data per batch  {1000 * data_s:8.2f} ms  = {100 * data_s / fit_s:.1f} % of a fit step")

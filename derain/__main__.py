@@ -6,22 +6,17 @@ Errors in the input (unknown names, bad folders, bad ranges) exit with status 2 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 import torch
 
-from derain.backgrounds import banks_for
-from derain.config import Config, with_overrides
+from derain.cli import EXIT_OK, OneLineParser, fail, setup_logging
+from derain.data.banks import banks_for
+from derain.degradations import get_degradation
 from derain.errors import DerainError
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line instead of usage + message."""
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+from derain.preview import bins_figure, rain_figure
+from derain.scales import make_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,22 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", action="store_true", help="show sharpness-bin patches instead of degradations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("preview.png"), help="output PNG path")
-    return parser  # fmt: skip
+    return parser
 
 
 def _preview(args: argparse.Namespace) -> Path:
-    from derain.degradations import get_degradation
-    from derain.preview import bins_figure, rain_figure
-
     names = [n.strip() for n in args.rain.split(",") if n.strip()]
     for name in names:
         get_degradation(name)  # fail on an unknown name before any image work
     if args.examples < 1:
         raise DerainError(f"--examples must be >= 1, got {args.examples}")
-    cfg = with_overrides(Config(), {
-        "data.source": args.source, "data.patch_size": args.patch_size, "data.channels": args.channels,
-        "data.complexity": args.complexity, "data.seed": args.seed, "data.pool_size": 512,
-    })  # fmt: skip
+    data = {
+        "source": args.source,
+        "patch_size": args.patch_size,
+        "channels": args.channels,
+        "complexity": args.complexity,
+        "seed": args.seed,
+        "pool_size": 512,
+    }
+    cfg = make_config(None, {"data": data})
     pool, _ = banks_for(cfg.data)
     if args.bins:
         fig = bins_figure(pool, per_bin=max(args.examples, 8), seed=args.seed, source=args.source)
@@ -70,15 +67,14 @@ def _preview(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(fmt="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         out = _preview(args)
     except (DerainError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail(err)
     print(f"wrote {out}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Every knob a sweep can turn lives here as a typed, documented field with a default. ``with_overrides`` turns a
 mapping of dotted (``{"data.num_backgrounds": 64}``) or nested (``{"data": {"num_backgrounds": 64}}``) keys into
-a new config, rejecting unknown keys and wrong types with an error that names the key, and validating value
-ranges before any work starts. ``parse_assignment`` turns a CLI ``key=value`` string into such a mapping.
+a new config, rejecting unknown keys and wrong types with an error that names the key. Value ranges and
+combinations are checked where a runnable config is built (``derain.scales.make_config``,
+``derain.toy1d.scales.make_toy_config``). ``parse_assignment`` turns a CLI ``key=value`` string into such a
+mapping.
 """
 
 from __future__ import annotations
@@ -132,12 +134,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
 
-    def validate(self) -> None:
-        """Check value ranges that types cannot express; raises ConfigError naming the field."""
-        from derain.validation import validate_config
-
-        validate_config(self)
-
 
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
@@ -215,15 +211,14 @@ def _apply(obj: Any, overrides: Mapping[str, Any], prefix: str) -> Any:
 
 
 def with_overrides(cfg: C, mapping: Mapping[str, Any]) -> C:
-    """Return ``cfg`` (any root config dataclass) with ``mapping`` applied (dotted or nested keys), validated
-    by the config's own ``validate()``.
+    """Return ``cfg`` (any root config dataclass) with ``mapping`` applied (dotted or nested keys).
+
+    Checks keys and types only; ranges are checked by ``make_config`` / ``make_toy_config``.
 
     Raises:
-        ConfigError: naming the key for an unknown key, a wrong type or an out-of-range value.
+        ConfigError: naming the key for an unknown key or a wrong type.
     """
-    new = _apply(cfg, _nest(mapping), "")
-    new.validate()
-    return new
+    return _apply(cfg, _nest(mapping), "")
 
 
 def parse_assignment(text: str, cfg: Any = None) -> dict[str, Any]:

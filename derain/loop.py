@@ -1,9 +1,11 @@
 """The iteration-based training loop shared by the 2D restorers and the 1D toy task.
 
-``run_loop`` trains ``task.model`` on batches from ``task.sample``, evaluates with ``task.evaluate`` every
-``train.eval_every`` iterations (and at the last), writes a checkpoint before calling ``on_eval(step,
-metrics)``, and can resume from that checkpoint with bit-identical results on the CPU: the checkpoint holds
-model, optimiser, scheduler, step and the batch generator's state, and loads with ``weights_only=True``.
+``train_loop`` (keyword-only, called by ``fit`` and ``fit1d``) trains ``task.model`` on batches from
+``task.sample``, evaluates with ``task.evaluate`` every ``train.eval_every`` iterations (and at the last) and
+keeps a run folder: ``config.json`` at the start, ``checkpoint.pt`` at every evaluation, the task's figure at
+the last one (all before ``on_eval(step, metrics)`` is called), ``metrics.json`` at the end. It resumes from
+the checkpoint with bit-identical results on the CPU: the checkpoint holds model, optimiser, scheduler, step
+and the batch generator's state, and loads with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derain.config import TrainConfig
+from derain.config import TrainConfig, to_dict
+from derain.device import resolve_device
+from derain.keys import SUMMARY, TRAIN_LOSS, TRAIN_LR, TRAIN_STEP
 
 log = logging.getLogger(__name__)
+
+# The run folder's files, by the names the CLIs print and the sweeps log to MLflow.
+CHECKPOINT, CONFIG, FIGURE, METRICS = "checkpoint.pt", "config.json", "triptych.png", "metrics.json"
 
 OnEval = Callable[[int, dict[str, float]], None]
 
@@ -52,12 +60,13 @@ class Task:
     """What the loop trains: a model, a batch source and an evaluation.
 
     ``sample(batch_size, generator) -> (inputs, targets)`` on the model's device; ``evaluate(model) ->``
-    metric dict (keys ``eval/...``).
+    metric dict (keys ``eval/...``); ``draw(model, path)`` writes the run's figure (PNG), if the task has one.
     """
 
     model: nn.Module
     sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
     evaluate: Callable[[nn.Module], dict[str, float]]
+    draw: Callable[[nn.Module, Path], None] | None = None
 
 
 def make_scheduler(opt: torch.optim.Optimizer, t: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
@@ -94,10 +103,14 @@ class _State:
 def save_checkpoint(path: Path, s: _State, config: dict) -> None:
     """Atomically write model/optimiser/scheduler/scaler/step/RNG state (weights_only-loadable)."""
     payload = {
-        "model": s.model.state_dict(), "optimizer": s.opt.state_dict(), "scheduler": s.sched.state_dict(),
-        "scaler": s.scaler.state_dict(), "step": s.step, "generator": s.gen.get_state(),
+        "model": s.model.state_dict(),
+        "optimizer": s.opt.state_dict(),
+        "scheduler": s.sched.state_dict(),
+        "scaler": s.scaler.state_dict(),
+        "step": s.step,
+        "generator": s.gen.get_state(),
         "config_json": json.dumps(config, sort_keys=True),
-    }  # fmt: skip
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
@@ -134,61 +147,143 @@ def _train_step(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None) 
 
 
 def _summary(metrics: dict[str, float]) -> str:
-    keys = ("eval/seen/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr")
-    return "  ".join(f"{k.removeprefix('eval/')} {metrics[k]:.3f}" for k in keys if k in metrics)
+    keys = [k for k in SUMMARY if k.startswith("eval/") and k in metrics]
+    return "  ".join(f"{k.removeprefix('eval/')} {metrics[k]:.3f}" for k in keys)
 
 
-def run_loop(
+def train_loop(
     task: Task,
-    t: TrainConfig,
+    *,
+    train: TrainConfig,
     seed: int,
     device: torch.device,
+    run_dir: Path | None = None,
     on_eval: OnEval | None = None,
-    checkpoint_path: Path | None = None,
     resume: bool = False,
     config: dict | None = None,
 ) -> dict[str, float]:
-    """Train, evaluate and checkpoint; returns the last evaluation's metrics plus ``train/*`` keys."""
+    """Train, evaluate and checkpoint; returns the last evaluation's metrics plus ``train/*`` keys.
+
+    Args:
+        task: model, batch source, evaluation (and figure) of the run.
+        train: optimisation and evaluation schedule.
+        seed: seeds the batch generator (on ``device``).
+        device: where the model and every batch live.
+        run_dir: the run folder (None: nothing is written, no resume).
+        on_eval: ``on_eval(step, metrics)`` after each evaluation, once the folder is up to date.
+        resume: continue from ``run_dir/checkpoint.pt`` if it exists.
+        config: the run's config as a plain dict, for ``config.json`` and the checkpoint.
+    """
     model = task.model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=t.lr)
-    amp = amp_dtype(device, t.amp)
+    opt = torch.optim.Adam(model.parameters(), lr=train.lr)
+    amp = amp_dtype(device, train.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    s = _State(model, opt, make_scheduler(opt, t), scaler, torch.Generator(device=device).manual_seed(seed))
-    if resume and checkpoint_path is not None and checkpoint_path.exists():
-        load_checkpoint(checkpoint_path, s)
-        log.info("resumed from %s at step %d", checkpoint_path, s.step)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    s = _State(model, opt, make_scheduler(opt, train), scaler, gen)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / CONFIG).write_text(json.dumps(config or {}, indent=2))
+        if resume and (run_dir / CHECKPOINT).exists():
+            load_checkpoint(run_dir / CHECKPOINT, s)
+            log.info("resumed from %s at step %d", run_dir / CHECKPOINT, s.step)
+    metrics = _train(task, s, train, amp, _Writer(run_dir, config or {}, on_eval)) or _evaluate(task, s, [])
+    if run_dir is not None:  # resumed at the last step: ``metrics`` evaluates what was loaded
+        (run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    return metrics
+
+
+class RunOptions(TypedDict, total=False):
+    """How ``fit`` / ``fit1d`` run (see ``fit_task``): device, callback, run folder, resume."""
+
+    device: str | torch.device
+    on_eval: OnEval | None
+    run_dir: str | Path | None
+    resume: bool
+
+
+def fit_task(
+    cfg: Any,
+    build: Callable[[torch.device], Task],
+    *,
+    device: str | torch.device = "cpu",
+    on_eval: OnEval | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+) -> dict[str, float]:
+    """Train the task ``build(device)`` makes for ``cfg`` (any root config with ``train`` and ``seed``).
+
+    Args:
+        cfg: a runnable config; its ``train`` section and ``seed`` drive the loop, all of it goes to config.json.
+        build: the task's builder, called with the resolved device.
+        device: 'cpu', 'cuda', 'cuda:1' or 'auto'; data, model and batches all live there.
+        on_eval: called as ``on_eval(step, metrics)`` after each evaluation (after the run folder is written).
+        run_dir: the run folder (config.json, checkpoint.pt, the figure, metrics.json); None = none.
+        resume: continue from the run folder's checkpoint if it exists.
+    """
+    device = resolve_device(device)
+    folder = Path(run_dir) if run_dir is not None else None
+    return train_loop(
+        build(device),
+        train=cfg.train,
+        seed=cfg.seed,
+        device=device,
+        run_dir=folder,
+        on_eval=on_eval,
+        resume=resume,
+        config=to_dict(cfg),
+    )
+
+
+@dataclass
+class _Writer:
+    """What happens after each evaluation: checkpoint, figure at the last step, then the caller's callback."""
+
+    run_dir: Path | None
+    config: dict
+    on_eval: OnEval | None
+
+    def save(self, task: Task, s: _State, last: bool) -> None:
+        if self.run_dir is not None:
+            save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
+            if last and task.draw is not None:
+                task.draw(task.model, self.run_dir / FIGURE)
+
+    def notify(self, step: int, metrics: dict[str, float]) -> None:
+        if self.on_eval is not None:
+            self.on_eval(step, metrics)
+
+
+def _train(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None, after_eval: _Writer) -> dict[str, float]:
+    """The loop proper: steps, progress lines, evaluations; returns the last evaluation's metrics ({} if none)."""
     metrics: dict[str, float] = {}
     since_eval: list[float] = []
     since_log, tick = 0, time.perf_counter()
     while s.step < t.iterations:
-        model.train()
+        s.model.train()
         since_eval.append(_train_step(task, s, t, amp))
         since_log += 1
         if s.step % t.log_every == 0:
             ms = 1000 * (time.perf_counter() - tick) / since_log
-            recent = since_eval[-since_log:]
-            log.info("step %d/%d  loss %.4f  %.1f ms/it  %s", s.step, t.iterations, sum(recent) / len(recent), ms,
-                     _summary(metrics))  # fmt: skip
+            loss = sum(since_eval[-since_log:]) / since_log
+            log.info("step %d/%d  loss %.4f  %.1f ms/it  %s", s.step, t.iterations, loss, ms, _summary(metrics))
             since_log, tick = 0, time.perf_counter()
         if s.step % t.eval_every == 0 or s.step == t.iterations:
             eval_start = time.perf_counter()
             metrics = _evaluate(task, s, since_eval)
             since_eval = []
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, s, config or {})
-            log.info("step %d/%d  evaluated in %.1f s  %s", s.step, t.iterations, time.perf_counter() - eval_start,
-                     _summary(metrics))  # fmt: skip
-            if on_eval is not None:
-                on_eval(s.step, metrics)
+            after_eval.save(task, s, last=s.step == t.iterations)
+            took = time.perf_counter() - eval_start
+            log.info("step %d/%d  evaluated in %.1f s  %s", s.step, t.iterations, took, _summary(metrics))
+            after_eval.notify(s.step, metrics)
             tick += time.perf_counter() - eval_start  # evaluation time is not training time
-    return metrics or _evaluate(task, s, [])  # resumed at the last step: evaluate what was loaded
+    return metrics
 
 
 def _evaluate(task: Task, s: _State, losses: list[float]) -> dict[str, float]:
     s.model.eval()
     metrics = task.evaluate(s.model)
     if losses:
-        metrics["train/loss"] = sum(losses) / len(losses)
-    metrics["train/step"] = s.step
-    metrics["train/lr"] = s.sched.get_last_lr()[0]
+        metrics[TRAIN_LOSS] = sum(losses) / len(losses)
+    metrics[TRAIN_STEP] = s.step
+    metrics[TRAIN_LR] = s.sched.get_last_lr()[0]
     return metrics

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
+from derain.keys import GAP, HELDOUT_PSNR, PER_SET, SEEN_REMOVAL, UNSEEN_REMOVAL, eval_key, group_key
+
 MASK_THRESHOLD = 50 / 255
-COLUMNS_MASKED = ("e_r", "removal", "e_b", "e_r_rel", "psnr", "ssim")  # per-set metrics of masked degradations
+COLUMNS_MASKED = tuple(PER_SET)  # per-set metrics of masked degradations
 
 
 def rain_mask(layer: torch.Tensor) -> torch.Tensor:
@@ -128,15 +130,14 @@ def summarize(results: Iterable[SetResult]) -> dict[str, float]:
     flat: dict[str, float] = {}
     for r in results:
         for name, values in r.metrics.items():
-            flat[f"eval/{r.degradation}/{r.bgset}/{name}"] = _mean(values.tolist())
+            flat[eval_key(r.degradation, r.bgset, name)] = _mean(values.tolist())
     for group, seen in (("seen", True), ("unseen", False)):
         chosen = [r for r in results if r.bgset == "heldout" and r.seen == seen]
         for name in sorted({m for r in chosen for m in r.metrics}):
-            flat[f"eval/{group}/{name}"] = _mean(
-                flat[f"eval/{r.degradation}/heldout/{name}"] for r in chosen if name in r.metrics
-            )
-    if "eval/seen/removal" in flat and "eval/unseen/removal" in flat:
-        flat["eval/gap"] = flat["eval/seen/removal"] - flat["eval/unseen/removal"]
-    if "eval/seen/psnr" in flat:
-        flat["eval/heldout/psnr"] = flat["eval/seen/psnr"]
+            per_set = (flat[eval_key(r.degradation, "heldout", name)] for r in chosen if name in r.metrics)
+            flat[group_key(group, name)] = _mean(per_set)
+    if SEEN_REMOVAL in flat and UNSEEN_REMOVAL in flat:
+        flat[GAP] = flat[SEEN_REMOVAL] - flat[UNSEEN_REMOVAL]
+    if group_key("seen", "psnr") in flat:
+        flat[HELDOUT_PSNR] = flat[group_key("seen", "psnr")]
     return flat

@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from derain.backgrounds import BINS, PatchBank, sharpness_bins
+from derain.data.banks import BINS, PatchBank, sharpness_bins
 from derain.degradations import get_degradation
-from derain.rain import RainSpec, composite, render_rain, sample_rain_params
+from derain.degradations.rain import RainSpec, composite, render_rain, sample_rain_params
 
 
 def _show(ax, img: torch.Tensor, title: str = "") -> None:

@@ -1,10 +1,18 @@
-"""Range and name checks for a whole ``Config``, run before any work; errors name the config key."""
+"""Range, name and combination checks of a whole 2D ``Config``; errors name the config key.
+
+Run by ``derain.scales.make_config``, the one place that builds a runnable config, before any work starts.
+"""
 
 from __future__ import annotations
 
-from derain.config import Config
+from pathlib import Path
+
+from derain.checks import check_bounds, check_choice
+from derain.config import Config, TrainConfig
+from derain.data.sources import BUILTIN, check_folder, known_sources
+from derain.degradations import custom_degradation, training_degradation
 from derain.errors import ConfigError, DerainError
-from derain.sources import BUILTIN, check_folder, known_sources
+from derain.models import check_model
 
 CHOICES = {
     "degradation": ("rain", "noise"),
@@ -17,15 +25,8 @@ CHOICES = {
 }
 
 
-def _check_choice(key: str, value: object) -> None:
-    if value not in CHOICES[key]:
-        raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(str, CHOICES[key]))}")
-
-
-def _check_bounds(key: str, value: float, lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
-    if (value <= lo if lo_open else value < lo) or (value >= hi if hi_open else value > hi):
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise ConfigError(f"{key}={value} is outside {left}{lo}, {hi}{right}")
+def _choice(key: str, value: object) -> None:
+    check_choice(key, value, CHOICES[key])
 
 
 def _check_source(source: str) -> None:
@@ -38,27 +39,28 @@ def _check_source(source: str) -> None:
 def _check_data(cfg: Config) -> None:
     d = cfg.data
     for key in ("data.count_unit", "data.sharpness_bin", "data.channels"):
-        _check_choice(key, getattr(d, key.split(".")[1]))
-    _check_bounds("data.patch_size", d.patch_size, 8, 4096)
-    _check_bounds("data.num_backgrounds", d.num_backgrounds, 1, 10**7)
-    _check_bounds("data.pool_size", d.pool_size, 1, 10**7)
-    _check_bounds("data.eval_images", d.eval_images, 1, 10**5)
-    _check_bounds("data.heldout_fraction", d.heldout_fraction, 0, 1, lo_open=True, hi_open=True)
-    _check_bounds("data.complexity", d.complexity, 0, 1)
-    _check_bounds("data.degrade_probability", d.degrade_probability, 0, 1)
+        _choice(key, getattr(d, key.split(".")[1]))
+    check_bounds("data.patch_size", d.patch_size, 8, 4096)
+    check_bounds("data.num_backgrounds", d.num_backgrounds, 1, 10**7)
+    check_bounds("data.pool_size", d.pool_size, 1, 10**7)
+    check_bounds("data.eval_images", d.eval_images, 1, 10**5)
+    check_bounds("data.heldout_fraction", d.heldout_fraction, 0, 1, lo_open=True, hi_open=True)
+    check_bounds("data.complexity", d.complexity, 0, 1)
+    check_bounds("data.degrade_probability", d.degrade_probability, 0, 1)
     if d.count_unit == "patches" and d.num_backgrounds > d.pool_size:
         raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds data.pool_size={d.pool_size}")
-    if d.count_unit == "patches" and d.sharpness_bin != "all" and d.num_backgrounds > d.pool_size // 3:
-        raise ConfigError(f"data.num_backgrounds={d.num_backgrounds} exceeds the {d.pool_size // 3} patches of one "
-                          f"sharpness tercile of data.pool_size={d.pool_size}")  # fmt: skip
+    tercile = d.pool_size // 3
+    if d.count_unit == "patches" and d.sharpness_bin != "all" and d.num_backgrounds > tercile:
+        raise ConfigError(
+            f"data.num_backgrounds={d.num_backgrounds} exceeds the {tercile} patches of one "
+            f"sharpness tercile of data.pool_size={d.pool_size}"
+        )
     _check_source(d.source)
     if d.eval_source:
         _check_source(d.eval_source)
 
 
 def _check_degradation(cfg: Config) -> None:
-    from derain.data import custom_degradation, training_degradation
-
     family = "noise" if cfg.degradation == "noise" else "rain"
     try:
         custom_degradation(cfg)
@@ -70,57 +72,43 @@ def _check_degradation(cfg: Config) -> None:
         raise ConfigError(f"{family}.train: {err}") from None
 
 
-def check_train(t) -> None:
+def check_train(t: TrainConfig) -> None:
     """Ranges of a ``TrainConfig`` (shared by the 2D and 1D tasks)."""
     for key in ("train.loss", "train.schedule"):
-        _check_choice(key, getattr(t, key.split(".")[1]))
+        _choice(key, getattr(t, key.split(".")[1]))
     for key in ("iterations", "batch_size", "eval_every", "log_every", "eval_batch"):
-        _check_bounds(f"train.{key}", getattr(t, key), 1, 10**9)
-    _check_bounds("train.lr", t.lr, 0, 10, lo_open=True)
-    _check_bounds("train.gamma", t.gamma, 0, 1, lo_open=True)
-    _check_bounds("train.grad_clip", t.grad_clip, 0, 1e9)
+        check_bounds(f"train.{key}", getattr(t, key), 1, 10**9)
+    check_bounds("train.lr", t.lr, 0, 10, lo_open=True)
+    check_bounds("train.gamma", t.gamma, 0, 1, lo_open=True)
+    check_bounds("train.grad_clip", t.grad_clip, 0, 1e9)
     for m in t.milestones:
-        _check_bounds("train.milestones", m, 0, 1, lo_open=True, hi_open=True)
-
-
-def _check_model(cfg: Config) -> None:
-    from derain.models import REGISTRY
-
-    m = cfg.model
-    if m.name not in REGISTRY:
-        raise ConfigError(f"model.name='{m.name}' is unknown (known: {', '.join(REGISTRY)})")
-    for key in ("width", "depth", "levels", "window", "heads"):
-        _check_bounds(f"model.{key}", getattr(m, key), 1, 4096)
-    if m.name == "swinir_light" and m.width % m.heads:
-        raise ConfigError(f"model.width={m.width} must be divisible by model.heads={m.heads}")
+        check_bounds("train.milestones", m, 0, 1, lo_open=True, hi_open=True)
 
 
 def _check_prior(cfg: Config) -> None:
     p = cfg.prior
-    _check_choice("prior.kind", p.kind)
+    _choice("prior.kind", p.kind)
     for key in ("codebook_size", "embed_dim", "width", "levels", "res_blocks", "pretrain_iterations", "pretrain_batch"):
-        _check_bounds(f"prior.{key}", getattr(p, key), 1, 10**7)
+        check_bounds(f"prior.{key}", getattr(p, key), 1, 10**7)
     if p.width % 32:
         raise ConfigError(f"prior.width={p.width} must be a multiple of 32 (GroupNorm with 32 groups)")
-    _check_bounds("prior.pretrain_lr", p.pretrain_lr, 0, 10, lo_open=True)
-    _check_bounds("prior.gan_start", p.gan_start, 0, 1)
-    _check_bounds("prior.skip", p.skip, 0, 1e3)
+    check_bounds("prior.pretrain_lr", p.pretrain_lr, 0, 10, lo_open=True)
+    check_bounds("prior.gan_start", p.gan_start, 0, 1)
+    check_bounds("prior.skip", p.skip, 0, 1e3)
     if p.pretrain_source != "generic":
         _check_source(p.pretrain_source)
-    if p.kind == "vq" and p.checkpoint:
-        from pathlib import Path
-
-        if not Path(p.checkpoint).expanduser().is_file():
-            raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
+    if p.kind == "vq" and p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
+        raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
     if p.kind == "vq" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):
         raise ConfigError(f"data.patch_size={cfg.data.patch_size} must be a multiple of 2**(prior.levels-1)")
 
 
-def validate_config(cfg: Config) -> None:
-    """Raise ConfigError (or DataError for folders) naming the first invalid field of ``cfg``."""
-    _check_choice("degradation", cfg.degradation)
+def validate_config(cfg: Config) -> Config:
+    """``cfg`` unchanged; ConfigError (or DataError for folders) naming its first invalid field."""
+    _choice("degradation", cfg.degradation)
     _check_data(cfg)
     _check_degradation(cfg)
-    _check_model(cfg)
+    check_model(cfg.model)
     check_train(cfg.train)
     _check_prior(cfg)
+    return cfg

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from derain.errors import DerainError
 
@@ -76,8 +77,8 @@ def trial_resources(cpus: float, gpus: float | None, small_model: bool) -> dict[
     return {"cpu": cpus, "gpu": gpus}
 
 
-def check_storage(storage: str) -> str:
-    """Absolute, writable storage path (or a URI left to pyarrow); refuse node-local paths on multi-node."""
+def resolve_storage(storage: str) -> str:
+    """Absolute, writable storage path (made if missing), or a URI left to pyarrow; checked before Ray starts."""
     if "://" in storage:
         return storage
     path = Path(storage).expanduser().resolve()
@@ -87,12 +88,17 @@ def check_storage(storage: str) -> str:
             pass
     except OSError as err:
         raise SweepError(f"storage path '{path}' is not writable: {err}") from None
-    if len(alive_nodes()) > 1 and not _visible_on_every_node(path):
+    return str(path)
+
+
+def check_shared_storage(storage: str) -> None:
+    """Refuse a node-local storage path on a multi-node cluster (checked from every node)."""
+    nodes = len(alive_nodes())
+    if "://" not in storage and nodes > 1 and not _visible_on_every_node(Path(storage)):
         raise SweepError(
-            f"storage path '{path}' is local to this machine, but the Ray cluster has {len(alive_nodes())} nodes: "
+            f"storage path '{storage}' is local to this machine, but the Ray cluster has {nodes} nodes: "
             "pass --storage on storage every node mounts at the same path (NFS) or an s3:// / gs:// URI"
         )
-    return str(path)
 
 
 @ray.remote(num_cpus=0)
@@ -102,8 +108,6 @@ def _exists(path: str) -> bool:
 
 def _visible_on_every_node(path: Path) -> bool:
     """Write a marker here and look for it from a task pinned to every alive node."""
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     marker = path / f".derain-shared-check-{uuid.uuid4().hex}"
     marker.write_text("ok")
     try:

@@ -12,24 +12,20 @@ from typing import Any
 
 import ray
 
+from derain.device import resolve_device
+from derain.prior.store import ensure_prior, prior_key
+
 log = logging.getLogger("sweeps")
 
 
 @ray.remote
 def _ensure(cfg: Any) -> tuple[str, bool]:
-    import torch
-
-    from derain.prior.store import ensure_prior, prior_key
-
-    device = "cuda" if torch.cuda.is_available() and ray.get_gpu_ids() else "cpu"
-    _, _, hit = ensure_prior(cfg, device)
+    _, _, hit = ensure_prior(cfg, resolve_device("auto", gpu_granted=bool(ray.get_gpu_ids())))
     return prior_key(cfg), hit
 
 
 def distinct_priors(configs: list[Any]) -> list[Any]:
     """One config per distinct pre-trained prior among trial configs (checkpoints need no pre-training)."""
-    from derain.prior.store import prior_key
-
     chosen: dict[str, Any] = {}
     for cfg in configs:
         prior = getattr(cfg, "prior", None)
@@ -48,5 +44,10 @@ def pretrain_priors(configs: list[Any], cpus: float, gpus: float | None) -> None
     options = {"num_cpus": cpus, "num_gpus": gpus if gpus else (1 if ray.cluster_resources().get("GPU") else 0)}
     results = ray.get([_ensure.options(**options).remote(cfg) for cfg in todo])
     trained = sum(not hit for _, hit in results)
-    log.info("content priors: %d needed, %d pre-trained now, %d from the store (%.1f s)", len(results), trained,
-             len(results) - trained, time.perf_counter() - start)  # fmt: skip
+    log.info(
+        "content priors: %d needed, %d pre-trained now, %d from the store (%.1f s)",
+        len(results),
+        trained,
+        len(results) - trained,
+        time.perf_counter() - start,
+    )

@@ -2,7 +2,7 @@
 
 Ray Tune schedules the trials (locally, or on a cluster with ``--address``), Optuna searches where a space
 samples, and every trial is tracked in MLflow from the driver. ``main(argv)`` is callable in-process and
-returns the exit status: 0 done, 2 bad input, 1 the sweep ran but trials failed.
+returns the exit status: 0 done, 2 bad input, 1 the sweep ran but trials failed. Installed as ``derain-sweep``.
 """
 
 from __future__ import annotations
@@ -16,28 +16,19 @@ if __name__ == "__main__":  # run as a script: don't let sweeps/*.py shadow top-
 import argparse
 import logging
 
-from derain.__main__ import OneLineParser
+from derain.cli import EXIT_OK, OneLineParser, add_override_flag, fail
 from derain.errors import DerainError
-from derain.scales import SCALES
+from derain.scales import SCALE_NAMES
 from sweeps.spaces import REGISTRY
-
-log = logging.getLogger("sweeps")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python sweeps/run.py", description=__doc__.splitlines()[0])
     p.add_argument("--space", help="search space (see --list)")
     p.add_argument("--list", action="store_true", help="list the spaces with their hypotheses and exit")
-    p.add_argument("--scale", choices=list(SCALES), help="preset (default: gpu if the cluster has GPUs, else cpu)")
+    p.add_argument("--scale", choices=SCALE_NAMES, help="preset (default: gpu if the cluster has GPUs, else cpu)")
     p.add_argument("--num-samples", type=int, help="trials to sample (sampled spaces) or seeds per grid point")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override applied to every trial, repeatable",
-    )
+    add_override_flag(p, "applied to every trial")
     p.add_argument("--name", help="sweep name (default: <space>-<scale>-<timestamp>); --resume uses it")
     p.add_argument("--storage", default="runs/sweeps", help="Ray experiment storage: path or s3:// URI")
     p.add_argument(
@@ -49,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher, training and data")
-    return p  # fmt: skip
+    return p
 
 
 def list_spaces() -> str:
@@ -62,14 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
         print(list_spaces())
-        return 0
+        return EXIT_OK
     try:
-        from sweeps.sweep import run_sweep
+        from sweeps.sweep import run_sweep  # Ray, MLflow and Tune load only when a sweep runs
 
         return run_sweep(args)
     except DerainError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail(err)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,17 @@ to cover the grid.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.spaces.base import Space
+from sweeps.spaces.base import Axes, Space, grid_points
 
 
 @dataclass
@@ -56,26 +57,28 @@ def _midpoint(spec: tuple) -> Any:
     return round(mid) if kind == "randint" else mid
 
 
-def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    keys = list(grid)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
-
-
-def _optuna(space: Space, points: list[dict], seed: int):
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
-
+def _optuna(space: Space, points: list[dict], seed: int) -> OptunaSearch:
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    return OptunaSearch(metric=list(space.metric) if space.multi_objective else space.metric,
-                        mode=list(space.mode) if space.multi_objective else space.mode,
-                        sampler=sampler, points_to_evaluate=points or None)  # fmt: skip
+    metrics, modes = list(space.objectives), list(space.objectives.values())
+    return OptunaSearch(
+        metric=metrics if space.multi_objective else metrics[0],
+        mode=modes if space.multi_objective else modes[0],
+        sampler=sampler,
+        points_to_evaluate=points or None,
+    )
 
 
 def _asha(space: Space, max_reports: int) -> ASHAScheduler:
     metric, mode = next(iter(space.objectives.items()))
     grace = min(2, max_reports)
-    return ASHAScheduler(time_attr="training_iteration", metric=metric, mode=mode, max_t=max(max_reports, grace),
-                         grace_period=grace, reduction_factor=3)  # fmt: skip
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        metric=metric,
+        mode=mode,
+        max_t=max(max_reports, grace),
+        grace_period=grace,
+        reduction_factor=3,
+    )
 
 
 def repeat_points(points: list[dict[str, Any]], repeats: int, seed: int) -> list[dict[str, Any]]:
@@ -86,9 +89,12 @@ def repeat_points(points: list[dict[str, Any]], repeats: int, seed: int) -> list
     return [{**p, "seed": s + i * stride} for i in range(repeats) for p, s in zip(points, own, strict=True)]
 
 
-def plan(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int) -> SearchPlan:
-    """Build the Tune plan. ``max_reports``: evaluations per trial (ASHA's horizon)."""
-    grid, sampled = space.axes(scale)
+def plan(space: Space, axes: Axes, samples: int, seed: int, num_samples: int | None, max_reports: int) -> SearchPlan:
+    """Build the Tune plan for ``space`` at one scale: its ``axes`` and default sample count ``samples``.
+
+    ``num_samples``: the user's count (trials, or repeats of a grid); ``max_reports``: evaluations per trial.
+    """
+    grid, sampled = dict(axes.grid), dict(axes.sampled)
     if not sampled:  # pure grid: Tune's own grid search, every point runs to completion
         # Repeats of a deterministic grid only differ by their seed; explicit points carry their own seeds.
         if num_samples and num_samples > 1 and "point" in grid:
@@ -102,7 +108,7 @@ def plan(space: Space, scale: str, seed: int, num_samples: int | None, max_repor
     if grid:
         points = [{**{k: _midpoint(s) for k, s in sampled.items()}, **p} for p in grid_points(grid)]
         sampled = {**sampled, **{k: ("choice", v) for k, v in grid.items()}}
-    n = max(num_samples or space.samples(scale), len(points))
+    n = max(num_samples or samples, len(points))
     # metric/mode live in the searcher and the scheduler; Tune refuses them in TuneConfig as well.
     searcher, scheduler = _optuna(space, points, seed), _asha(space, max_reports)
     return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None)

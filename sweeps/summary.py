@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sweeps.results import pareto_mask
 from sweeps.spaces.base import Space
-
-
-def pareto_mask(df: pd.DataFrame, metrics: tuple[str, ...], modes: tuple[str, ...]) -> pd.Series:
-    """True for rows no other row beats on every metric (and strictly on one)."""
-    signed = pd.DataFrame({m: df[m] if mode == "min" else -df[m] for m, mode in zip(metrics, modes, strict=True)})
-    values = signed.to_numpy()
-    keep = []
-    for i in range(len(values)):
-        others = values[[j for j in range(len(values)) if j != i]]
-        dominated = ((others <= values[i]).all(axis=1) & (others < values[i]).any(axis=1)).any()
-        keep.append(not dominated)
-    return pd.Series(keep, index=df.index)
 
 
 def summary_table(df: pd.DataFrame, space: Space, axes: list[str], top: int = 10) -> tuple[str, pd.DataFrame]:

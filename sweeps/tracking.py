@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import queue
 import tempfile
 import threading
@@ -25,19 +24,13 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from derain.keys import LOGGED_PREFIXES, TRAIN_STEP
+from derain.loop import CONFIG, FIGURE
+from sweeps.results import CHILD_TAG, NODE_KEYS, PARENT_TAG, SWEEP_TAG, TRIAL_TAG
+
 log = logging.getLogger(__name__)
 
-SWEEP_TAG, TRIAL_TAG, PARENT_TAG = "derain.sweep", "derain.trial_id", "mlflow.parentRunId"
-ARTIFACTS = ("config.json", "triptych.png")
-
-
-def default_tracking_uri(cwd: Path | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs cwd>/mlflow.db`` (MLflow 3 refuses ./mlruns)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
-
-
-def ui_command(uri: str) -> str:
-    return f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else f"open {uri}"
+ARTIFACTS = (CONFIG, FIGURE)
 
 
 def _artifact_root(uri: str, experiment: str) -> str | None:
@@ -61,8 +54,7 @@ def _finite(value: Any) -> bool:
 class MlflowSweepCallback(Callback):
     """Mirror a Tune sweep into MLflow. Picklable (Tune stores it with the experiment for ``--resume``)."""
 
-    def __init__(self, uri: str, experiment: str, sweep: str, parent_tags: dict[str, str],
-                 trial_params: Any):  # fmt: skip
+    def __init__(self, uri: str, experiment: str, sweep: str, parent_tags: dict[str, str], trial_params: Any):
         self.uri, self.experiment, self.sweep = uri, experiment, sweep
         self.parent_tags = parent_tags
         self.trial_params = trial_params  # callable: Tune trial config -> flattened run params
@@ -130,10 +122,10 @@ class MlflowSweepCallback(Callback):
         found = self.client.search_runs([exp], query, max_results=1)
         if found:
             run_id = found[0].info.run_id
-            self._last_step[run_id] = found[0].data.metrics.get("train/step", -1)
+            self._last_step[run_id] = found[0].data.metrics.get(TRAIN_STEP, -1)
             self.client.update_run(run_id, status="RUNNING")
         else:
-            tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, SWEEP_TAG + ".child": self.sweep}
+            tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep}
             run_id = self.client.create_run(exp, run_name=str(trial), tags=tags).info.run_id
             params = [Param(k, str(v)[:6000]) for k, v in self.trial_params(trial.config).items()]
             for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params
@@ -151,14 +143,14 @@ class MlflowSweepCallback(Callback):
 
     def _log_result(self, trial: Any, result: dict) -> None:
         run_id = self.child(trial)
-        step = result.get("train/step")
+        step = result.get(TRAIN_STEP)
         if not _finite(step) or step <= self._last_step.get(run_id, -1):
             return  # re-reported after a resume: already in MLflow
         self._last_step[run_id] = step
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, int(step)) for k, v in result.items()
-                   if (k.startswith(("eval/", "train/", "prior/"))) and _finite(v)]  # fmt: skip
-        tags = [RunTag(f"ray.{k}", str(result[k])) for k in ("node_id", "hostname", "node_ip") if k in result]
+        logged = {k: float(v) for k, v in result.items() if k.startswith(LOGGED_PREFIXES) and _finite(v)}
+        metrics = [Metric(k, v, now, int(step)) for k, v in logged.items()]
+        tags = [RunTag(f"ray.{k}", str(result[k])) for k in NODE_KEYS if k in result]
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
 
@@ -174,8 +166,8 @@ class MlflowSweepCallback(Callback):
         checkpoint = getattr(trial, "checkpoint", None)
         if checkpoint is None:
             with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "config.json").write_text(json.dumps(self.trial_params(trial.config), indent=2))
-                self.client.log_artifact(run_id, str(Path(tmp) / "config.json"))
+                (Path(tmp) / CONFIG).write_text(json.dumps(self.trial_params(trial.config), indent=2))
+                self.client.log_artifact(run_id, str(Path(tmp) / CONFIG))
             return
         with checkpoint.as_directory() as folder:
             for name in ARTIFACTS:

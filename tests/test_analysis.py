@@ -21,10 +21,21 @@ def _frame(effect: float, noise: float = 0.0, seeds: int = 3, ns=(4, 16, 64, 256
     for s in range(seeds):
         for n in ns:
             unseen = 0.9 + effect * np.log2(n) / 10 + noise * rng.standard_normal()
-            rows.append({"trial_id": f"{s}-{n}", "status": "finished", "seed": s, N: n, "degradation": "rain",
-                         "data.source": "photos", "eval/unseen/removal": unseen, "eval/seen/removal": 0.95,
-                         "eval/gap": 0.95 - unseen, "eval/heldout/psnr": 30 - effect * np.log2(n),
-                         "eval/unseen/e_r": 0.1 - effect * np.log2(n) / 100})  # fmt: skip
+            rows.append(
+                {
+                    "trial_id": f"{s}-{n}",
+                    "status": "finished",
+                    "seed": s,
+                    N: n,
+                    "degradation": "rain",
+                    "data.source": "photos",
+                    "eval/unseen/removal": unseen,
+                    "eval/seen/removal": 0.95,
+                    "eval/gap": 0.95 - unseen,
+                    "eval/heldout/psnr": 30 - effect * np.log2(n),
+                    "eval/unseen/e_r": 0.1 - effect * np.log2(n) / 100,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -55,9 +66,18 @@ def test_paired_differences():
     assert bootstrap_diff(-0.3 + 0.01 * rng.standard_normal(8), +1)[0] == "contradicted"
     assert bootstrap_diff(rng.standard_normal(8), +1)[0] == "inconclusive"
     base = _frame(-0.2)
-    with_prior = pd.concat([base.assign(**{"prior.kind": "none"}),
-                            base.assign(**{"prior.kind": "vq", "eval/unseen/removal": base["eval/unseen/removal"] + 0.1,
-                                           "trial_id": base["trial_id"] + "-vq"})])  # fmt: skip
+    with_prior = pd.concat(
+        [
+            base.assign(**{"prior.kind": "none"}),
+            base.assign(
+                **{
+                    "prior.kind": "vq",
+                    "eval/unseen/removal": base["eval/unseen/removal"] + 0.1,
+                    "trial_id": base["trial_id"] + "-vq",
+                }
+            ),
+        ]
+    )
     assert CLAIMS["T5"](with_prior).verdict == "supported"
 
 
@@ -68,13 +88,29 @@ def _toy_frame(effect: float, ladder: bool = True) -> pd.DataFrame:
         for k in (4, 32):
             for m in (1, 16, 256, 4096):
                 unseen = 0.95 - (effect if k == 32 else 0.0) * np.log10(m) / 10 + 0.001 * s
-                rows.append({"content.terms": k, "content.count": m, "streaks.train": "narrow", "seed": s,
-                             "eval/unseen/removal": unseen, "eval/gap": 0.98 - unseen,
-                             "eval/extreme/heldout/removal": 0.9 + 0.001 * s})  # fmt: skip
+                rows.append(
+                    {
+                        "content.terms": k,
+                        "content.count": m,
+                        "streaks.train": "narrow",
+                        "seed": s,
+                        "eval/unseen/removal": unseen,
+                        "eval/gap": 0.98 - unseen,
+                        "eval/extreme/heldout/removal": 0.9 + 0.001 * s,
+                    }
+                )
         for level, streaks in enumerate(("narrow+wide", "broad") if ladder else (), start=1):
-            rows.append({"content.terms": 32, "content.count": 4096, "streaks.train": streaks, "seed": s,
-                         "eval/unseen/removal": 0.97, "eval/gap": 0.0,
-                         "eval/extreme/heldout/removal": 0.9 + 0.03 * level + 0.001 * s})  # fmt: skip
+            rows.append(
+                {
+                    "content.terms": 32,
+                    "content.count": 4096,
+                    "streaks.train": streaks,
+                    "seed": s,
+                    "eval/unseen/removal": 0.97,
+                    "eval/gap": 0.0,
+                    "eval/extreme/heldout/removal": 0.9 + 0.03 * level + 0.001 * s,
+                }
+            )
     return pd.DataFrame(rows).assign(status="finished", trial_id=lambda d: [f"t{i}" for i in range(len(d))])
 
 
@@ -130,8 +166,25 @@ def smoke_sweep(tmp_path_factory):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     try:
-        assert main(["--space", "backgrounds", "--scale", "smoke", "--storage", str(folder / "ray"),
-                     "--tracking-uri", uri, "--name", "bg", "--num-samples", "2"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "--space",
+                    "backgrounds",
+                    "--scale",
+                    "smoke",
+                    "--storage",
+                    str(folder / "ray"),
+                    "--tracking-uri",
+                    uri,
+                    "--name",
+                    "bg",
+                    "--num-samples",
+                    "2",
+                ]
+            )
+            == 0
+        )
     finally:
         ray.shutdown()
     return folder, uri
@@ -145,8 +198,17 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
     folder, uri = smoke_sweep
     trials, curves = load_mlflow("backgrounds", uri, "bg")
     assert len(trials) == 4 and set(trials["status"]) == {"finished"}
-    for column in ("trial_id", "run_id", "node", N, "seed", "eval/unseen/removal", "eval/gap", "train/loss",
-                   "best/eval/unseen/removal"):  # fmt: skip
+    for column in (
+        "trial_id",
+        "run_id",
+        "node",
+        N,
+        "seed",
+        "eval/unseen/removal",
+        "eval/gap",
+        "train/loss",
+        "best/eval/unseen/removal",
+    ):
         assert column in trials, column
     assert trials[N].dtype.kind == "i" and set(curves["metric"]) >= {"eval/seen/removal", "eval/unseen/removal"}
     ray_trials, ray_curves = load_ray(folder / "ray" / "bg")

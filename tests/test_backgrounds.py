@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from derain.backgrounds import BINS, banks_for, select_backgrounds, sharpness, sharpness_bins
 from derain.config import Config, with_overrides
+from derain.data.banks import BINS, banks_for, select_backgrounds, sharpness, sharpness_bins
+from derain.data.sources import BUILTIN, load_folder, load_source
 from derain.errors import DataError
-from derain.sources import BUILTIN, load_folder, load_source
 
 
 @pytest.mark.parametrize("source", BUILTIN)
@@ -35,7 +35,7 @@ def test_photos_hold_out_whole_images():
 
 def test_banks_are_deterministic_per_seed(small_cfg):
     a, _ = banks_for(small_cfg.data)
-    from derain.backgrounds import candidate_banks
+    from derain.data.banks import candidate_banks
 
     candidate_banks.cache_clear()
     b, _ = banks_for(small_cfg.data)
@@ -69,9 +69,11 @@ def test_bins_are_terciles_and_selection_stays_inside():
     pool, _ = banks_for(cfg.data)
     pool_bins = sharpness_bins(pool.sharpness)
     for b, name in enumerate(BINS):
-        chosen = select_backgrounds(pool, with_overrides(cfg, {"data.num_backgrounds": 50,
-                                                                "data.sharpness_bin": name}).data,
-                                    torch.Generator().manual_seed(0))  # fmt: skip
+        chosen = select_backgrounds(
+            pool,
+            with_overrides(cfg, {"data.num_backgrounds": 50, "data.sharpness_bin": name}).data,
+            torch.Generator().manual_seed(0),
+        )
         assert len(chosen) == 50
         lo, hi = pool.sharpness[pool_bins == b].min(), pool.sharpness[pool_bins == b].max()
         assert torch.all((chosen.sharpness >= lo) & (chosen.sharpness <= hi))
@@ -110,8 +112,15 @@ def test_folder_skips_and_counts_bad_files(image_folder, caplog):
 
 
 def test_folder_source_end_to_end(image_folder):
-    cfg = with_overrides(Config(), {"data.source": f"folder:{image_folder}", "data.patch_size": 32,
-                                    "data.pool_size": 40, "data.num_backgrounds": 8})  # fmt: skip
+    cfg = with_overrides(
+        Config(),
+        {
+            "data.source": f"folder:{image_folder}",
+            "data.patch_size": 32,
+            "data.pool_size": 40,
+            "data.num_backgrounds": 8,
+        },
+    )
     pool, heldout = banks_for(cfg.data)
     assert len(pool) == 40 and len(heldout) == cfg.data.eval_images
 

@@ -11,8 +11,24 @@ from derain.__main__ import main
 
 def test_preview_writes_a_grid(tmp_path):
     out = tmp_path / "sub" / "preview.png"
-    assert main(["preview", "--rain", "small,large,albu,gauss_mid", "--source", "smooth", "--patch-size", "64",
-                 "--examples", "2", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "preview",
+                "--rain",
+                "small,large,albu,gauss_mid",
+                "--source",
+                "smooth",
+                "--patch-size",
+                "64",
+                "--examples",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     with Image.open(out) as im:
         assert im.size[0] > 600 and im.size[1] > 4 * 150  # 4 rows of 6 panels
 
@@ -34,8 +50,11 @@ def test_preview_bins(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(args, message, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "derain", "preview", *args, "--out", str(tmp_path / "x.png")],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "derain", "preview", *args, "--out", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr

@@ -6,6 +6,7 @@ import pytest
 
 from derain.config import Config, flatten, parse_assignment, to_dict, with_overrides
 from derain.errors import ConfigError, DataError
+from derain.scales import make_config
 
 
 def test_dotted_and_nested_overrides_agree():
@@ -49,16 +50,26 @@ def test_config_is_frozen():
 )
 def test_bad_overrides_name_the_key(override, named):
     with pytest.raises(ConfigError) as err:
-        with_overrides(Config(), override)
+        make_config(None, override)
     assert named in str(err.value)
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "override",
+    [{"data.patch_size": 4}, {"rain.train": "drizzle"}, {"data.source": "marble"}, {"train.lr": float("nan")}],
+)
+def test_with_overrides_checks_keys_and_types_only(override):
+    cfg = with_overrides(Config(), override)  # no range check, no folder scan, no model registry
+    with pytest.raises(ConfigError, match=next(iter(override))):
+        make_config(None, flatten(cfg))  # the runnable config refuses it, naming the key
+
+
 def test_unknown_source_and_missing_folder(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.source='marble'.*photos"):
-        with_overrides(Config(), {"data.source": "marble"})
+        make_config(None, {"data.source": "marble"})
     with pytest.raises(DataError, match=str(tmp_path / "missing")):
-        with_overrides(Config(), {"data.source": f"folder:{tmp_path / 'missing'}"})
+        make_config(None, {"data.source": f"folder:{tmp_path / 'missing'}"})
 
 
 def test_int_is_accepted_for_float_and_lists_for_tuples():

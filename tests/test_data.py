@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from derain.config import Config, with_overrides
-from derain.data import evaluation_degradations, prepare_data, training_degradation
-from derain.degradations import known_names
+from derain.data import prepare_data
+from derain.degradations import evaluation_degradations, known_names, training_degradation
 
 
 def _digest(cfg: Config) -> str:
@@ -35,9 +35,16 @@ def test_seen_follows_training_ranges(small_cfg):
     cfg = with_overrides(small_cfg, {"rain.train": "random", "rain.third_party": False})
     seen = {s.degradation for s in prepare_data(cfg).eval_sets if s.seen}
     assert seen == {"small", "medium", "large", "random"}
-    custom = with_overrides(small_cfg, {"rain.train": "custom", "rain.custom_density": (0.001, 0.02),
-                                        "rain.custom_widths": (1, 3), "rain.custom_length_px": (20, 40),
-                                        "rain.custom_angle_deg": (-15.0, 15.0)})  # fmt: skip
+    custom = with_overrides(
+        small_cfg,
+        {
+            "rain.train": "custom",
+            "rain.custom_density": (0.001, 0.02),
+            "rain.custom_widths": (1, 3),
+            "rain.custom_length_px": (20, 40),
+            "rain.custom_angle_deg": (-15.0, 15.0),
+        },
+    )
     evals = evaluation_degradations(custom)
     assert "custom" in evals
     assert {n for n, d in evals.items() if training_degradation(custom).covers(d)} == {"small", "custom"}
@@ -105,6 +112,9 @@ def test_eval_source_fixes_heldout_sets_across_training_sources(small_cfg):
 
     smooth, textures = heldout("smooth"), heldout("textures")
     assert all(torch.equal(a, b) for a, b in zip(smooth, textures, strict=True))
-    own = [s.clean for s in prepare_data(with_overrides(small_cfg, {"data.source": "smooth"})).eval_sets
-           if s.bgset == "heldout"]  # fmt: skip
+    own = [
+        s.clean
+        for s in prepare_data(with_overrides(small_cfg, {"data.source": "smooth"})).eval_sets
+        if s.bgset == "heldout"
+    ]
     assert not torch.equal(own[0], smooth[0])

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from derain.degradations import get_degradation, known_names
+from derain.degradations.noise import NOISE_TYPES, noise_spec
 from derain.errors import ConfigError
-from derain.noise import NOISE_TYPES, noise_spec
 
 
 @pytest.mark.parametrize("name", known_names())

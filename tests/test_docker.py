@@ -41,8 +41,11 @@ def test_dockerfile_is_non_root_without_secrets():
 
 
 def _documented_commands() -> list[str]:
-    texts = [(DOCKER / "compose.yaml").read_text(), (ROOT / "README.md").read_text(),
-             (DOCKER / "kuberay" / "rayjob.yaml").read_text()]  # fmt: skip
+    texts = [
+        (DOCKER / "compose.yaml").read_text(),
+        (ROOT / "README.md").read_text(),
+        (DOCKER / "kuberay" / "rayjob.yaml").read_text(),
+    ]
     commands = []
     for text in texts:
         joined = re.sub(r"\\\n\s*#?\s*", " ", text)  # continuation lines, also inside comments

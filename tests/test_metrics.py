@@ -38,7 +38,7 @@ def test_mask_threshold_is_50_over_255():
 
 
 def test_identity_output_removes_nothing_and_perfect_output_everything(photo_batch):
-    from derain.rain import add_rain
+    from derain.degradations.rain import add_rain
 
     rainy, layer = add_rain(photo_batch, "medium", torch.Generator().manual_seed(0))
     assert torch.allclose(removal(rainy, rainy, photo_batch, layer), torch.zeros(4, dtype=torch.float64))
@@ -53,7 +53,7 @@ def test_psnr_of_identical_images_is_infinite(photo_batch):
 
 
 def test_batch_equals_per_image(photo_batch):
-    from derain.rain import add_rain
+    from derain.degradations.rain import add_rain
 
     rainy, layer = add_rain(photo_batch, "small", torch.Generator().manual_seed(1))
     out = (rainy * 0.7 + photo_batch * 0.3).clamp(0, 1)
@@ -94,8 +94,14 @@ def test_summarize_keys_and_gap():
     def result(deg, bgset, seen, rem):
         return SetResult(deg, bgset, seen, {"removal": torch.tensor([rem, rem]), "psnr": torch.tensor([30.0, 32.0])})
 
-    flat = summarize([result("small", "seen", True, 0.9), result("small", "heldout", True, 0.8),
-                      result("large", "heldout", False, 0.2), result("albu", "heldout", False, np.nan)])  # fmt: skip
+    flat = summarize(
+        [
+            result("small", "seen", True, 0.9),
+            result("small", "heldout", True, 0.8),
+            result("large", "heldout", False, 0.2),
+            result("albu", "heldout", False, np.nan),
+        ]
+    )
     assert flat["eval/small/heldout/removal"] == pytest.approx(0.8)
     assert flat["eval/seen/removal"] == pytest.approx(0.8)
     assert flat["eval/unseen/removal"] == pytest.approx(0.2)  # NaN sets are skipped, not averaged in

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeps.tracking import SWEEP_TAG, TRIAL_TAG
+from sweeps.results import SWEEP_TAG, TRIAL_TAG
 
 RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 BIN = Path(sys.executable).parent
@@ -67,15 +67,37 @@ def cluster(tmp_path):
     address = f"127.0.0.1:{port}"
     procs = []
     try:
-        procs.append(_spawn([str(BIN / "ray"), "start", "--head", f"--port={port}", "--num-cpus=1",
-                             "--include-dashboard=false", "--block"], tmp_path / "head.log"))  # fmt: skip
+        procs.append(
+            _spawn(
+                [
+                    str(BIN / "ray"),
+                    "start",
+                    "--head",
+                    f"--port={port}",
+                    "--num-cpus=1",
+                    "--include-dashboard=false",
+                    "--block",
+                ],
+                tmp_path / "head.log",
+            )
+        )
         _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=1), "the Ray head")
-        worker = _spawn([str(BIN / "ray"), "start", f"--address={address}", "--num-cpus=1", "--block"],
-                        tmp_path / "worker.log")  # fmt: skip
+        worker = _spawn(
+            [str(BIN / "ray"), "start", f"--address={address}", "--num-cpus=1", "--block"], tmp_path / "worker.log"
+        )
         procs.append(worker)
-        server = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-                  "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                  "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
+        server = [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(mlflow_port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ]
         procs.append(_spawn(server, tmp_path / "mlflow.log"))
         uri = f"http://127.0.0.1:{mlflow_port}"
         _wait(lambda: urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200, "mlflow server", 90)
@@ -100,8 +122,24 @@ def _children(uri: str, sweep: str) -> list:
 
 
 def _sweep(c: dict, name: str, extra: list[str]) -> list[str]:
-    return [*RUN, "--space", "toy1d", "--scale", "smoke", "--address", c["address"], "--tracking-uri", c["uri"],
-            "--storage", str(c["storage"]), "--name", name, "--num-samples", "2", *extra]  # fmt: skip
+    return [
+        *RUN,
+        "--space",
+        "toy1d",
+        "--scale",
+        "smoke",
+        "--address",
+        c["address"],
+        "--tracking-uri",
+        c["uri"],
+        "--storage",
+        str(c["storage"]),
+        "--name",
+        name,
+        "--num-samples",
+        "2",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -116,13 +154,21 @@ def test_two_nodes_then_a_worker_lost_mid_sweep(cluster, tmp_path):
     print(f"two-node sweep: {time.monotonic() - start:.1f} s")
 
     slow = ["--set", "train.iterations=600", "--set", "train.eval_every=50", "--max-concurrent", "2"]
-    proc = subprocess.Popen(_sweep(cluster, "lossy", slow), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=ENV, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        _sweep(cluster, "lossy", slow),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
     try:
 
         def on_worker() -> bool:
-            return any(c.data.tags.get("ray.node_id") not in (None, cluster["head"]) for c in _children(
-                cluster["uri"], "lossy"))  # fmt: skip
+            return any(
+                c.data.tags.get("ray.node_id") not in (None, cluster["head"])
+                for c in _children(cluster["uri"], "lossy")
+            )
 
         _wait(on_worker, "a trial reporting from the worker node", 180)
         _stop(cluster["worker"])  # the worker node dies with its trial in flight

@@ -6,16 +6,27 @@ import pytest
 import torch
 
 from derain.errors import ConfigError
+from derain.loop import train_loop
 from derain.prior.restorer import frozen_parameters
 from derain.prior.store import ensure_prior, prior_key
 from derain.prior.taming import Layout
 from derain.prior.vq import VQModel, load_taming
 from derain.scales import make_config
-from derain.train import fit
+from derain.train import build_task, fit
 
-TINY = {"data.patch_size": 16, "data.pool_size": 64, "data.eval_images": 4, "prior.kind": "vq",
-        "prior.levels": 2, "prior.codebook_size": 64, "prior.embed_dim": 8, "prior.pretrain_iterations": 120,
-        "prior.pretrain_batch": 8, "prior.pretrain_source": "smooth", "prior.restart_every": 20}  # fmt: skip
+TINY = {
+    "data.patch_size": 16,
+    "data.pool_size": 64,
+    "data.eval_images": 4,
+    "prior.kind": "vq",
+    "prior.levels": 2,
+    "prior.codebook_size": 64,
+    "prior.embed_dim": 8,
+    "prior.pretrain_iterations": 120,
+    "prior.pretrain_batch": 8,
+    "prior.pretrain_source": "smooth",
+    "prior.restart_every": 20,
+}
 
 
 def _cfg(tmp_path, **extra):
@@ -42,22 +53,18 @@ def test_store_hits_on_the_second_request(tmp_path, monkeypatch):
     monkeypatch.setattr("derain.prior.store.pretrain", no_training)
     again, metrics_again, hit = ensure_prior(_cfg(tmp_path, **{"prior.skip": 0.5, "prior.finetune_decoder": True}))
     assert hit and metrics_again == metrics  # restorer-only options share the prior
-    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(),
-                                                  strict=True))  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True))
     assert prior_key(_cfg(tmp_path, **{"prior.codebook_size": 32})) != prior_key(cfg)
 
 
 @pytest.mark.parametrize("finetune", [False, True])
 def test_frozen_prior_stays_bit_identical(tmp_path, finetune):
-    from derain.loop import run_loop
-    from derain.train import build_task
-
     cfg = _cfg(tmp_path, **{"prior.finetune_decoder": finetune, "train.iterations": 6, "train.eval_every": 6})
-    task, _ = build_task(cfg, torch.device("cpu"))
+    task = build_task(cfg, torch.device("cpu"))
     frozen = frozen_parameters(task.model)
     decoder_before = {n: p.detach().clone() for n, p in task.model.prior.decoder.named_parameters()}
     encoder_before = {n: p.detach().clone() for n, p in task.model.encoder.named_parameters()}
-    metrics = run_loop(task, cfg.train, cfg.seed, torch.device("cpu"))
+    metrics = train_loop(task, train=cfg.train, seed=cfg.seed, device=torch.device("cpu"))
     after = dict(task.model.prior.named_parameters())
     assert all(torch.equal(after[n], v) for n, v in frozen.items())
     assert "quantize.embedding.weight" in frozen  # the codebook is always frozen
@@ -73,14 +80,27 @@ def test_fit_with_prior_reports_prior_metrics(tmp_path):
 
 
 TAMING_KEYS = [
-    "encoder.conv_in.weight", "encoder.down.0.block.0.norm1.weight", "encoder.down.0.block.0.conv1.weight",
-    "encoder.down.0.downsample.conv.weight", "encoder.down.1.block.0.nin_shortcut.weight",
-    "encoder.down.1.attn.0.q.weight", "encoder.mid.block_1.conv2.bias", "encoder.mid.attn_1.proj_out.weight",
-    "encoder.norm_out.weight", "encoder.conv_out.weight", "decoder.conv_in.weight", "decoder.mid.attn_1.k.weight",
-    "decoder.up.1.block.2.conv1.weight", "decoder.up.1.attn.2.v.weight", "decoder.up.1.upsample.conv.weight",
-    "decoder.up.0.block.0.nin_shortcut.weight", "decoder.conv_out.weight", "quantize.embedding.weight",
-    "quant_conv.weight", "post_quant_conv.bias",
-]  # fmt: skip
+    "encoder.conv_in.weight",
+    "encoder.down.0.block.0.norm1.weight",
+    "encoder.down.0.block.0.conv1.weight",
+    "encoder.down.0.downsample.conv.weight",
+    "encoder.down.1.block.0.nin_shortcut.weight",
+    "encoder.down.1.attn.0.q.weight",
+    "encoder.mid.block_1.conv2.bias",
+    "encoder.mid.attn_1.proj_out.weight",
+    "encoder.norm_out.weight",
+    "encoder.conv_out.weight",
+    "decoder.conv_in.weight",
+    "decoder.mid.attn_1.k.weight",
+    "decoder.up.1.block.2.conv1.weight",
+    "decoder.up.1.attn.2.v.weight",
+    "decoder.up.1.upsample.conv.weight",
+    "decoder.up.0.block.0.nin_shortcut.weight",
+    "decoder.conv_out.weight",
+    "quantize.embedding.weight",
+    "quant_conv.weight",
+    "post_quant_conv.bias",
+]
 
 
 def test_taming_checkpoint_loads_strictly_and_round_trips(tmp_path):

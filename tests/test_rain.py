@@ -5,8 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derain.errors import ConfigError
-from derain.rain import (
+from derain.degradations.rain import (
     RAIN_TYPES,
     RainParams,
     RainRange,
@@ -16,6 +15,7 @@ from derain.rain import (
     render_rain,
     sample_rain_params,
 )
+from derain.errors import ConfigError
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FAST = settings(max_examples=15, deadline=None)
@@ -23,8 +23,14 @@ FAST = settings(max_examples=15, deadline=None)
 
 def _params(n, density, width=3, length=35, angle=0.0, seed=0):
     full = lambda v, dt=torch.float32: torch.full((n,), v, dtype=dt)  # noqa: E731
-    return RainParams(full(density), full(width, torch.int64), full(length, torch.int64), full(angle),
-                      full(1.0), torch.arange(seed, seed + n))  # fmt: skip
+    return RainParams(
+        full(density),
+        full(width, torch.int64),
+        full(length, torch.int64),
+        full(angle),
+        full(1.0),
+        torch.arange(seed, seed + n),
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -61,7 +67,7 @@ def test_zero_density_is_identity():
     clean = torch.rand(2, 3, 32, 32)
     layer = render_rain(_params(2, 0.0), 32, 32)
     assert torch.count_nonzero(layer) == 0
-    from derain.rain import composite
+    from derain.degradations.rain import composite
 
     assert torch.equal(composite(clean, layer, torch.ones(2)), clean)
 
@@ -103,8 +109,10 @@ def test_union_draws_every_component():
 
 def test_coverage_orders_small_medium_large():
     clean = torch.zeros(32, 3, 128, 128)
-    cov = [(add_rain(clean, n, torch.Generator().manual_seed(0))[1] > 50 / 255).float().mean() for n in
-           ("small", "medium", "large")]  # fmt: skip
+    cov = [
+        (add_rain(clean, n, torch.Generator().manual_seed(0))[1] > 50 / 255).float().mean()
+        for n in ("small", "medium", "large")
+    ]
     assert cov[0] < cov[1] < cov[2]
 
 
@@ -139,7 +147,8 @@ def test_unknown_type_lists_known_names():
     ],
 )
 def test_bad_ranges_raise(kwargs):
-    base = dict(name="x", density=(0.001, 0.002), widths=(1,), width_probs=(1.0,), length_px=(5, 6),
-                angle_deg=(0.0, 1.0))  # fmt: skip
+    base = dict(
+        name="x", density=(0.001, 0.002), widths=(1,), width_probs=(1.0,), length_px=(5, 6), angle_deg=(0.0, 1.0)
+    )
     with pytest.raises(ConfigError):
         RainRange(**{**base, **kwargs})

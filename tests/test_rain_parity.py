@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmarks.rain_reference import add_rain_reference
-from derain.rain import RAIN_TYPES, add_rain
+from derain.degradations.rain import RAIN_TYPES, add_rain
 
 SAMPLES = 300
 
@@ -28,11 +28,17 @@ def test_coverage_matches_opencv_reference(name):
 def test_kernel_matches_opencv_warp(angle):
     """The torch streak kernel equals cv2.warpAffine of a diagonal + GaussianBlur, pixel for pixel."""
     from benchmarks.rain_reference import streak_kernel
-    from derain.rain import RainParams, streak_kernels
+    from derain.degradations.rain import RainParams, streak_kernels
 
     for length, width in ((25, 1), (35, 5), (45, 9)):
-        p = RainParams(torch.tensor([0.005]), torch.tensor([width]), torch.tensor([length]),
-                       torch.tensor([angle]), torch.tensor([1.0]), torch.tensor([0]))  # fmt: skip
+        p = RainParams(
+            torch.tensor([0.005]),
+            torch.tensor([width]),
+            torch.tensor([length]),
+            torch.tensor([angle]),
+            torch.tensor([1.0]),
+            torch.tensor([0]),
+        )
         ours = streak_kernels(p, length)[0, 0].numpy()
         ref = streak_kernel(length, angle, width)
         # cv2 interpolates with 5-bit fixed-point weights, hence a few per cent, not float equality.

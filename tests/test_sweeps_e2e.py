@@ -12,11 +12,10 @@ import pytest
 import ray
 from mlflow.tracking import MlflowClient
 
+from sweeps.results import SWEEP_TAG, TRIAL_TAG
 from sweeps.run import main
-from sweeps.search import grid_points
 from sweeps.spaces import REGISTRY
-from sweeps.spaces.base import Space
-from sweeps.tracking import SWEEP_TAG, TRIAL_TAG
+from sweeps.spaces.base import Space, grid_points
 
 RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 
@@ -37,16 +36,21 @@ def _runs(uri: str, experiment: str, sweep: str):
 
 
 def _expected_trials(space: Space) -> int:
-    grid, sampled = space.axes("smoke")
-    return space.samples("smoke") if sampled else len(grid_points(grid))
+    axes = space.axes("smoke")
+    return space.samples("smoke") if axes.sampled else len(grid_points(axes.grid))
+
+
+def _smoke_args(space: str, tmp_path: Path, name: str, *extra: str) -> tuple[str, list[str]]:
+    """(tracking URI, CLI args) of a smoke sweep of ``space`` named ``name`` into ``tmp_path``."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    where = ["--storage", str(tmp_path / "ray"), "--tracking-uri", uri]
+    return uri, ["--space", space, "--scale", "smoke", *where, "--name", name, *extra]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", REGISTRY)
 def test_space_end_to_end(name, local_ray, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["--space", name, "--scale", "smoke", "--storage", str(tmp_path / "ray"), "--tracking-uri", uri,
-            "--name", f"{name}-test"]  # fmt: skip
+    uri, args = _smoke_args(name, tmp_path, f"{name}-test")
     assert main(args) == 0
     space = REGISTRY[name]
     client, parents, children = _runs(uri, name, f"{name}-test")
@@ -69,12 +73,16 @@ def test_space_end_to_end(name, local_ray, tmp_path):
 @pytest.mark.slow
 def test_diverged_trial_fails_while_others_finish(local_ray, tmp_path, monkeypatch):
     # Streaks of height 1e30 overflow the float32 MSE at the first step: a deterministic divergence.
-    space = Space("diverge", "Huge streaks diverge.", "toy1d", "eval/heldout/psnr", "max",
-                  grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}})  # fmt: skip
+    space = Space(
+        "diverge",
+        "Huge streaks diverge.",
+        "toy1d",
+        "eval/heldout/psnr",
+        grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}},
+    )
     monkeypatch.setitem(REGISTRY, "diverge", space)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ["--space", "diverge", "--scale", "smoke", "--storage", str(tmp_path / "ray"), "--tracking-uri", uri,
-            "--name", "div", "--set", "streaks.train=custom", "--set", "train.loss=l2"]  # fmt: skip
+    extra = ["--set", "streaks.train=custom", "--set", "train.loss=l2"]
+    uri, args = _smoke_args("diverge", tmp_path, "div", *extra)
     assert main(args) == 1  # the sweep completes; the exit status says a trial failed
     _, _, children = _runs(uri, "diverge", "div")
     status = {c.data.params["streaks.custom_amplitude"]: c.info.status for c in children}

@@ -14,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from sweeps.tracking import SWEEP_TAG, TRIAL_TAG
+from sweeps.results import SWEEP_TAG, TRIAL_TAG
 
 RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 ITERATIONS = 400
@@ -52,12 +52,37 @@ def _kill_when_one_finished(proc: subprocess.Popen, uri: str, deadline_s: float)
 def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     storage = tmp_path / "ray"
-    common = ["--space", "toy1d", "--scale", "smoke", "--storage", str(storage), "--tracking-uri", uri,
-              "--name", "resumable"]  # fmt: skip
-    first = [*common, "--max-concurrent", "1", "--num-samples", "2",
-             "--set", f"train.iterations={ITERATIONS}", "--set", "train.eval_every=50"]  # fmt: skip
-    proc = subprocess.Popen([*RUN, *first], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, cwd=tmp_path)  # fmt: skip
+    common = [
+        "--space",
+        "toy1d",
+        "--scale",
+        "smoke",
+        "--storage",
+        str(storage),
+        "--tracking-uri",
+        uri,
+        "--name",
+        "resumable",
+    ]
+    first = [
+        *common,
+        "--max-concurrent",
+        "1",
+        "--num-samples",
+        "2",
+        "--set",
+        f"train.iterations={ITERATIONS}",
+        "--set",
+        "train.eval_every=50",
+    ]
+    proc = subprocess.Popen(
+        [*RUN, *first],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
     _kill_when_one_finished(proc, uri, deadline_s=240)
     before = {c.data.tags[TRIAL_TAG]: c.info.status for c in _children(uri, "resumable")}
     assert "FINISHED" in before.values() and len(before) < 4

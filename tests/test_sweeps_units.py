@@ -6,22 +6,26 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from sweeps.search import grid_points, plan
+from derain.scales import SCALE_NAMES
+from sweeps.plan import Settings, TrialSpec, base_overrides, corner_configs, sanitize, trial_config
+from sweeps.results import pareto_mask
+from sweeps.search import plan
 from sweeps.spaces import REGISTRY
-from sweeps.spaces.base import SCALES, Space
-from sweeps.summary import pareto_mask
-from sweeps.sweep import base_overrides, check_space_keys
-from sweeps.trial import TrialSpec, sanitize, trial_config
+from sweeps.spaces.base import Space, grid_points
 
 
-@pytest.mark.parametrize("scale", SCALES)
+def _plan(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int):
+    return plan(space, space.axes(scale), space.samples(scale), seed, num_samples, max_reports)
+
+
+@pytest.mark.parametrize("scale", SCALE_NAMES)
 @pytest.mark.parametrize("name", REGISTRY)
 def test_every_space_value_builds_a_config(name, scale):
     space = REGISTRY[name]
-    spec = TrialSpec(space.task, scale, base_overrides(space, scale, [], 0))
-    check_space_keys(space, spec, scale)  # raises ConfigError naming the key otherwise
-    grid, sampled = space.axes(scale)
-    assert grid or sampled
+    axes = space.axes(scale)
+    spec = TrialSpec(space.task, scale, base_overrides(space, axes, Settings(name, scale)))
+    assert corner_configs(axes, spec)  # raises ConfigError naming the key otherwise
+    assert axes.grid or axes.sampled
     assert space.summary and space.hypothesis.strip().splitlines()[0].endswith(".")
     assert space.task in ("derain", "toy1d")
 
@@ -29,7 +33,7 @@ def test_every_space_value_builds_a_config(name, scale):
 @pytest.mark.parametrize("name", REGISTRY)
 def test_every_space_plans(name):
     space = REGISTRY[name]
-    p = plan(space, "smoke", seed=0, num_samples=None, max_reports=2)
+    p = _plan(space, "smoke", seed=0, num_samples=None, max_reports=2)
     assert p.param_space
     if space.sampled:
         assert p.search_alg is not None and p.scheduler is not None and p.metric is None
@@ -38,10 +42,16 @@ def test_every_space_plans(name):
 
 
 def test_grid_and_optuna_coexist():
-    space = Space("mixed", "Mixed.", "toy1d", ("eval/unseen/e_r", "eval/heldout/psnr"), ("min", "max"),
-                  grid={"smoke": {"content.terms": [2, 8], "streaks.train": ["narrow", "broad"]}},
-                  sampled={"smoke": {"content.count": ("lograndint", 4, 64)}}, num_samples={"smoke": 2})  # fmt: skip
-    p = plan(space, "smoke", seed=3, num_samples=None, max_reports=3)
+    space = Space(
+        "mixed",
+        "Mixed.",
+        "toy1d",
+        ("eval/unseen/e_r", "eval/heldout/psnr"),
+        grid={"smoke": {"content.terms": [2, 8], "streaks.train": ["narrow", "broad"]}},
+        sampled={"smoke": {"content.count": ("lograndint", 4, 64)}},
+        num_samples={"smoke": 2},
+    )
+    p = _plan(space, "smoke", seed=3, num_samples=None, max_reports=3)
     assert p.num_samples == 4  # grows to cover the 2 x 2 grid
     assert set(p.param_space) == {"content.terms", "streaks.train", "content.count"}
     points = p.search_alg._points_to_evaluate
@@ -52,13 +62,13 @@ def test_grid_and_optuna_coexist():
 
 
 def test_grid_repeats_become_seeds():
-    p = plan(REGISTRY["toy1d"], "smoke", seed=10, num_samples=3, max_reports=2)
+    p = _plan(REGISTRY["toy1d"], "smoke", seed=10, num_samples=3, max_reports=2)
     assert p.param_space["seed"] == {"grid_search": [10, 11, 12]}
 
 
 def test_repeats_of_explicit_points_get_new_seeds_not_duplicates():
     points = REGISTRY["claims"].points["cpu"]
-    p = plan(REGISTRY["claims"], "cpu", seed=0, num_samples=3, max_reports=2)
+    p = _plan(REGISTRY["claims"], "cpu", seed=0, num_samples=3, max_reports=2)
     repeated = p.param_space["point"]["grid_search"]
     assert "seed" not in p.param_space and len(repeated) == 3 * len(points)
     assert len({tuple(sorted(pt.items())) for pt in repeated}) == len(repeated)  # no trial twice
@@ -67,8 +77,10 @@ def test_repeats_of_explicit_points_get_new_seeds_not_duplicates():
 
 def test_sanitize_keeps_searchers_alive():
     objectives = {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"}
-    out = sanitize({"eval/unseen/e_r": math.nan, "eval/heldout/psnr": math.inf, "eval/x/removal": math.nan,
-                    "train/loss": 0.5}, objectives)  # fmt: skip
+    out = sanitize(
+        {"eval/unseen/e_r": math.nan, "eval/heldout/psnr": math.inf, "eval/x/removal": math.nan, "train/loss": 0.5},
+        objectives,
+    )
     assert out == {"eval/unseen/e_r": 1e9, "eval/heldout/psnr": 100.0, "train/loss": 0.5}
     assert sanitize({}, objectives) == {"eval/unseen/e_r": 1e9, "eval/heldout/psnr": -1e9}
 

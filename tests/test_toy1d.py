@@ -38,8 +38,10 @@ def test_streaks_follow_their_ranges(name):
 
 
 def test_fit1d_beats_identity_on_seen_streaks():
-    cfg = make_toy_config("smoke", {"train.iterations": 300, "train.eval_every": 300, "model.name": "cnn",
-                                    "model.width": 16, "train.lr": 3e-3})  # fmt: skip
+    cfg = make_toy_config(
+        "smoke",
+        {"train.iterations": 300, "train.eval_every": 300, "model.name": "cnn", "model.width": 16, "train.lr": 3e-3},
+    )
     metrics = fit1d(cfg)
     assert metrics["eval/narrow/heldout/removal"] > 0.5  # identity scores 0
     assert math.isfinite(metrics["eval/gap"]) and "eval/unseen/removal" in metrics
@@ -47,23 +49,27 @@ def test_fit1d_beats_identity_on_seen_streaks():
 
 def test_fit1d_resume_equals_uninterrupted(tmp_path):
     cfg = make_toy_config("smoke")
-    full = fit1d(cfg, checkpoint_path=tmp_path / "a.pt")
+    full = fit1d(cfg, run_dir=tmp_path / "a")
 
     def crash(step, _):
         if step == 15:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit1d(cfg, on_eval=crash, checkpoint_path=tmp_path / "b.pt")
-    assert fit1d(cfg, checkpoint_path=tmp_path / "b.pt", resume=True) == full
+        fit1d(cfg, on_eval=crash, run_dir=tmp_path / "b")
+    assert fit1d(cfg, run_dir=tmp_path / "b", resume=True) == full
 
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [({"content.family": "chebyshev"}, "content.family"), ({"streaks.train": "fog"}, "streaks.train"),
-     ({"streaks.train": "custom", "streaks.custom_width": (5, 2)}, "streaks.custom_width"),
-     ({"model.name": "lstm"}, "model.name"), ({"content.length": 4}, "content.length")],
-)  # fmt: skip
+    [
+        ({"content.family": "chebyshev"}, "content.family"),
+        ({"streaks.train": "fog"}, "streaks.train"),
+        ({"streaks.train": "custom", "streaks.custom_width": (5, 2)}, "streaks.custom_width"),
+        ({"model.name": "lstm"}, "model.name"),
+        ({"content.length": 4}, "content.length"),
+    ],
+)
 def test_bad_toy_config_names_the_key(override, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         make_toy_config("smoke", override)
@@ -71,8 +77,12 @@ def test_bad_toy_config_names_the_key(override, named):
 
 def test_cli_writes_outputs(tmp_path, capsys):
     out = tmp_path / "y"
-    assert main(["--scale", "smoke", "--set", "content.terms=32", "--set", "content.count=64", "--out", str(out),
-                 "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["--scale", "smoke", "--set", "content.terms=32", "--set", "content.count=64", "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     assert {"metrics.json", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["content"]["terms"] == 32
     assert "narrow *" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from derain.data import evaluation_degradations
+from derain.degradations import evaluation_degradations
 from derain.loop import LOSSES, NonFiniteLossError
 from derain.metrics import COLUMNS_MASKED
 from derain.scales import SCALES, make_config
@@ -32,30 +32,38 @@ def test_fit_lowers_loss_and_reports_every_key(device):
         for bgset in ("seen", "heldout"):
             for metric in COLUMNS_MASKED:
                 assert f"eval/{name}/{bgset}/{metric}" in metrics
-    for key in ("eval/seen/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr", "eval/unseen/e_r",
-                "train/loss", "train/step", "train/lr"):  # fmt: skip
+    for key in (
+        "eval/seen/removal",
+        "eval/unseen/removal",
+        "eval/gap",
+        "eval/heldout/psnr",
+        "eval/unseen/e_r",
+        "train/loss",
+        "train/step",
+        "train/lr",
+    ):
         assert key in metrics and math.isfinite(metrics[key]), key
     assert metrics["train/step"] == 40
 
 
 def test_resume_equals_uninterrupted(tmp_path):
     cfg = _cfg(**{"train.iterations": 20, "train.eval_every": 10})
-    full = fit(cfg, checkpoint_path=tmp_path / "a.pt")
+    full = fit(cfg, run_dir=tmp_path / "a")
 
     def crash(step, _):
         if step == 10:
             raise KeyboardInterrupt  # the process dies right after the step-10 checkpoint
 
     with pytest.raises(KeyboardInterrupt):
-        fit(cfg, on_eval=crash, checkpoint_path=tmp_path / "b.pt")
-    assert torch.load(tmp_path / "b.pt", weights_only=True)["step"] == 10
-    resumed = fit(cfg, checkpoint_path=tmp_path / "b.pt", resume=True)
+        fit(cfg, on_eval=crash, run_dir=tmp_path / "b")
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["step"] == 10
+    resumed = fit(cfg, run_dir=tmp_path / "b", resume=True)
     assert resumed == full
 
 
 def test_checkpoint_holds_training_state(tmp_path):
-    fit(_cfg(), checkpoint_path=tmp_path / "c.pt")
-    payload = torch.load(tmp_path / "c.pt", weights_only=True)
+    fit(_cfg(), run_dir=tmp_path / "c")
+    payload = torch.load(tmp_path / "c" / "checkpoint.pt", weights_only=True)
     assert {"model", "optimizer", "scheduler", "step", "generator", "scaler", "config_json"} <= set(payload)
     assert json.loads(payload["config_json"])["train"]["iterations"] == 20
 
@@ -79,8 +87,15 @@ def test_explicit_overrides_win_over_the_preset():
     assert cfg.train.iterations == 7 and cfg.data.patch_size == 40
     assert cfg.model.width == SCALES["cpu"]["model.width"]
     paper = make_config("paper")
-    got = (paper.data.patch_size, paper.model.depth, paper.model.width, paper.train.iterations,
-           paper.train.batch_size, paper.train.lr, paper.train.loss)  # fmt: skip
+    got = (
+        paper.data.patch_size,
+        paper.model.depth,
+        paper.model.width,
+        paper.train.iterations,
+        paper.train.batch_size,
+        paper.train.lr,
+        paper.train.loss,
+    )
     assert got == (128, 16, 64, 120000, 16, 2e-4, "l1")
 
 
@@ -103,8 +118,19 @@ def test_denoising_is_trainable_through_the_same_fit():
 
 def test_cli_writes_its_four_outputs(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["--scale", "smoke", "--set", "data.num_backgrounds=4", "--set", "rain.train=small", "--out",
-                 str(out), "--quiet"])  # fmt: skip
+    code = main(
+        [
+            "--scale",
+            "smoke",
+            "--set",
+            "data.num_backgrounds=4",
+            "--set",
+            "rain.train=small",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert {p.name for p in out.iterdir()} == {"metrics.json", "config.json", "triptych.png", "checkpoint.pt"}
     metrics = json.loads((out / "metrics.json").read_text())
@@ -113,8 +139,9 @@ def test_cli_writes_its_four_outputs(tmp_path, capsys):
     assert "small *" in printed and "eval/gap" in printed and f"{metrics['eval/heldout/psnr']:.2f}" in printed
 
 
-@pytest.mark.parametrize(("args", "code"), [(["--set", "data.bogus=1"], 2), (["--set", "rain.train=drizzle"], 2),
-                                            (["--scale", "huge"], 2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "code"), [(["--set", "data.bogus=1"], 2), (["--set", "rain.train=drizzle"], 2), (["--scale", "huge"], 2)]
+)
 def test_cli_bad_input(tmp_path, args, code, capsys):
     argparse_error = "--scale" in args  # rejected by argparse itself: SystemExit(2)
     with pytest.raises(SystemExit, match="2") if argparse_error else contextlib.nullcontext():

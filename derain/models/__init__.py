@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from derain.checks import check_bounds
 from derain.config import ModelConfig
 from derain.errors import ConfigError
 from derain.models.resnet import ResNet
@@ -28,12 +29,17 @@ REGISTRY: dict[str, Builder] = {
 }
 
 
-def build_model(cfg: ModelConfig, channels: int) -> nn.Module:
-    """Instantiate ``cfg.name`` for ``channels`` (1 or 3) input/output channels."""
+def check_model(cfg: ModelConfig) -> None:
+    """The name is registered and the sizes fit the architecture; ConfigError naming the key otherwise."""
     if cfg.name not in REGISTRY:
         raise ConfigError(f"model.name='{cfg.name}' is unknown (known: {', '.join(REGISTRY)})")
+    for key in ("width", "depth", "levels", "window", "heads"):
+        check_bounds(f"model.{key}", getattr(cfg, key), 1, 4096)
+    if cfg.name == "swinir_light" and cfg.width % cfg.heads:
+        raise ConfigError(f"model.width={cfg.width} must be divisible by model.heads={cfg.heads}")
+
+
+def build_model(cfg: ModelConfig, channels: int) -> nn.Module:
+    """Instantiate ``cfg.name`` for ``channels`` (1 or 3) input/output channels."""
+    check_model(cfg)
     return REGISTRY[cfg.name](cfg, channels)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -14,8 +14,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, width: int):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
-                                  nn.Conv2d(width, width, 3, padding=1))  # fmt: skip
+        self.body = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(width, width, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -28,8 +29,11 @@ class ResNet(nn.Module):
         super().__init__()
         self.head = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
         self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(depth)))
-        self.tail = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
-                                  nn.Conv2d(width, channels, 3, padding=1))  # fmt: skip
+        self.tail = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.LeakyReLU(0.1, inplace=True),
+            nn.Conv2d(width, channels, 3, padding=1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.tail(self.body(self.head(x)))

@@ -12,8 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derain.errors import ConfigError
-
 
 def _partition(x: torch.Tensor, w: int) -> torch.Tensor:
     """(B, H, W, C) -> (B * H/w * W/w, w*w, C)."""
@@ -108,8 +106,6 @@ class SwinIRLight(nn.Module):
 
     def __init__(self, channels: int = 3, width: int = 48, depth: int = 4, window: int = 8, heads: int = 4):
         super().__init__()
-        if width % heads:
-            raise ConfigError(f"model.width={width} must be divisible by model.heads={heads}")
         self.window = window
         self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.groups = nn.Sequential(*(ResidualSwinGroup(width, window, heads) for _ in range(depth)))

@@ -12,6 +12,7 @@ from derain.config import Config
 from derain.prior.restorer import PriorRestorer
 from derain.prior.store import ensure_prior
 from derain.prior.vq import load_taming
+from derain.seeding import seeded
 
 
 def build_prior_restorer(cfg: Config, device: torch.device | str = "cpu") -> tuple[PriorRestorer, dict[str, float]]:
@@ -21,7 +22,5 @@ def build_prior_restorer(cfg: Config, device: torch.device | str = "cpu") -> tup
     else:
         prior, metrics, hit = ensure_prior(cfg, device)
         metrics = {**metrics, "prior/cache_hit": float(hit)}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        model = PriorRestorer(prior, cfg.prior.finetune_decoder, cfg.prior.skip)
+    model = seeded(cfg.seed, lambda: PriorRestorer(prior, cfg.prior.finetune_decoder, cfg.prior.skip))
     return model, metrics

@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derain.backgrounds import banks_for
 from derain.config import Config
+from derain.data.banks import banks_for
+from derain.data.sources import BUILTIN
 from derain.metrics import psnr
 from derain.prior.taming import Layout
 from derain.prior.vq import VQModel
-from derain.sources import BUILTIN
+from derain.seeding import seeded
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 def layout_for(cfg: Config) -> Layout:
     p, c = cfg.prior, cfg.data.channels
     mult = (1,) + (2,) * (p.levels - 1)
-    return Layout(ch=p.width, ch_mult=mult, num_res_blocks=p.res_blocks, z_channels=p.embed_dim, in_channels=c,
-                  out_ch=c)  # fmt: skip
+    return Layout(
+        ch=p.width, ch_mult=mult, num_res_blocks=p.res_blocks, z_channels=p.embed_dim, in_channels=c, out_ch=c
+    )
 
 
 def pretrain_pools(cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,10 +48,13 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, channels: int, width: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.GroupNorm(8, 2 * width), nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, 2, 1),
+            nn.GroupNorm(8, 2 * width),
+            nn.LeakyReLU(0.2),
             nn.Conv2d(2 * width, 1, 3, 1, 1),
-        )  # fmt: skip
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x * 2 - 1)
@@ -64,8 +69,11 @@ def codebook_stats(model: VQModel, patches: torch.Tensor, device: torch.device) 
     counts = torch.bincount(idx.flatten(), minlength=model.quantize.n_embed).double()
     prob = counts / counts.sum()
     entropy = -(prob[prob > 0] * prob[prob > 0].log()).sum().item()
-    return {"prior/recon_psnr": psnr(rec.clamp(0, 1), x).mean().item(), "prior/perplexity": math.exp(entropy),
-            "prior/usage": (counts > 0).double().mean().item()}  # fmt: skip
+    return {
+        "prior/recon_psnr": psnr(rec.clamp(0, 1), x).mean().item(),
+        "prior/perplexity": math.exp(entropy),
+        "prior/usage": (counts > 0).double().mean().item(),
+    }
 
 
 def _batch(pool: torch.Tensor, size: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -80,6 +88,13 @@ def _gan_losses(disc: nn.Module, x: torch.Tensor, rec: torch.Tensor) -> tuple[to
     return -disc(rec).mean(), d_loss
 
 
+def _networks(cfg: Config) -> tuple[VQModel, PatchDiscriminator | None]:
+    """The VQ autoencoder and (with ``prior.gan``) its discriminator, freshly initialised."""
+    p = cfg.prior
+    model = VQModel(layout_for(cfg), p.codebook_size, p.embed_dim, p.beta)
+    return model, PatchDiscriminator(cfg.data.channels) if p.gan else None
+
+
 def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, float]]:
     """Pre-train the prior of ``cfg.prior`` and return it with its metrics.
 
@@ -89,10 +104,8 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
     p, start = cfg.prior, time.perf_counter()
     train_pool, heldout = pretrain_pools(cfg)
     g = torch.Generator().manual_seed(cfg.data.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.data.seed)
-        model = VQModel(layout_for(cfg), p.codebook_size, p.embed_dim, p.beta).to(device)
-        disc = PatchDiscriminator(cfg.data.channels).to(device) if p.gan else None
+    model, disc = seeded(cfg.data.seed, lambda: _networks(cfg))
+    model, disc = model.to(device), disc.to(device) if disc is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=p.pretrain_lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.pretrain_lr) if disc else None
     l1: list[float] = []
@@ -116,7 +129,11 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
         if p.restart_every and step % p.restart_every == 0 and step < p.pretrain_iterations:
             model.quantize.restart_dead_codes(z.detach(), g)
     tenth = max(1, len(l1) // 10)  # means over the first and last tenth: single batches are noisy
-    metrics = {**codebook_stats(model, heldout, device), "prior/l1_first": sum(l1[:tenth]) / tenth,
-               "prior/l1_last": sum(l1[-tenth:]) / tenth, "prior/pretrain_s": time.perf_counter() - start}  # fmt: skip
+    metrics = {
+        **codebook_stats(model, heldout, device),
+        "prior/l1_first": sum(l1[:tenth]) / tenth,
+        "prior/l1_last": sum(l1[-tenth:]) / tenth,
+        "prior/pretrain_s": time.perf_counter() - start,
+    }
     log.info("prior pre-trained: %s", "  ".join(f"{k} {v:.3g}" for k, v in metrics.items()))
     return model.eval(), metrics

@@ -32,8 +32,11 @@ class VectorQuantizer(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z (B, D, h, w) -> (quantised z (straight-through), codebook loss, indices (B, h, w))."""
         flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-        dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embedding.weight.t()
-                + self.embedding.weight.pow(2).sum(1)[None])  # fmt: skip
+        dist = (
+            flat.pow(2).sum(1, keepdim=True)
+            - 2 * flat @ self.embedding.weight.t()
+            + self.embedding.weight.pow(2).sum(1)[None]
+        )
         idx = dist.argmin(dim=1)
         zq = self.embedding(idx).view(z.shape[0], z.shape[2], z.shape[3], -1).permute(0, 3, 1, 2)
         loss = F.mse_loss(zq, z.detach()) + self.beta * F.mse_loss(z, zq.detach())
@@ -108,8 +111,10 @@ def load_taming(path: str | Path) -> VQModel:
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure: tell the user how to fix the file
-        raise ConfigError(f"prior.checkpoint '{path}' cannot be read with weights_only=True ({type(err).__name__}); "
-                          "save its state_dict alone: torch.save(ckpt['state_dict'], 'vq.pt')") from None  # fmt: skip
+        raise ConfigError(
+            f"prior.checkpoint '{path}' cannot be read with weights_only=True ({type(err).__name__}); "
+            "save its state_dict alone: torch.save(ckpt['state_dict'], 'vq.pt')"
+        ) from None
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else {}
     state = {k: v for k, v in state.items() if k.startswith(_MODEL_KEYS)}
     layout, n_embed, embed_dim = infer_layout(state)

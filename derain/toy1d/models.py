@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from derain.checks import check_bounds
+from derain.errors import ConfigError
 from derain.toy1d.config import Toy1dModelConfig
 
 
@@ -44,5 +46,15 @@ TOY_MODELS = {
 }
 
 
+def check_toy_model(cfg: Toy1dModelConfig) -> None:
+    """The name is registered and the sizes are in range; ConfigError naming the key otherwise."""
+    if cfg.name not in TOY_MODELS:
+        raise ConfigError(f"model.name='{cfg.name}' is unknown (known: {', '.join(TOY_MODELS)})")
+    check_bounds("model.width", cfg.width, 1, 65_536)
+    check_bounds("model.depth", cfg.depth, 1, 1024)
+
+
 def build_toy_model(cfg: Toy1dModelConfig, length: int) -> nn.Module:
+    """The restorer ``cfg.name`` for (B, 1, ``length``) signals."""
+    check_toy_model(cfg)
     return TOY_MODELS[cfg.name](cfg, length)

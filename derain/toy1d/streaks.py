@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from derain.degradations.unions import UnionSpec, parse_union
 from derain.errors import ConfigError
-from derain.unions import UnionSpec, parse_union
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,11 @@ class StreakRange:
             if lo > hi:
                 raise ConfigError(f"streaks '{self.name}': {field} min {lo} > max {hi}", field, f"min {lo} > max {hi}")
         if not (self.density[0] > 0 and self.density[1] < 1):
-            raise ConfigError(f"streaks '{self.name}': density {self.density} outside (0, 1)", "density",
-                              f"range {self.density} is outside (0, 1)")  # fmt: skip
+            raise ConfigError(
+                f"streaks '{self.name}': density {self.density} outside (0, 1)",
+                "density",
+                f"range {self.density} is outside (0, 1)",
+            )
         for field, lo in (("width", self.width[0]), ("amplitude", self.amplitude[0])):
             if lo <= 0:
                 raise ConfigError(f"streaks '{self.name}': {field} must be positive", field, "must be positive")
@@ -48,6 +51,10 @@ STREAK_TYPES: dict[str, StreakRange] = {
     # and 'extreme' lies outside every training range, as the unseen yardstick.
     "broad": StreakRange("broad", (0.005, 0.08), (1, 9), (0.1, 0.8)),
 }
+
+
+# The training-streak ladder, narrowest first (the 1D analogue of the rain-diversity ladder).
+STREAK_LADDER = ("narrow", "narrow+wide", "broad")
 
 
 @dataclass(frozen=True)

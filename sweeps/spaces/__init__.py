@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from derain.errors import DerainError
 from sweeps.spaces import (
     backgrounds,
     balance,
@@ -21,7 +22,8 @@ REGISTRY: dict[str, Space] = {
 }
 
 
-def get_space(name: str) -> Space:
+def get_space(name: str | None) -> Space:
+    """The registered space ``name``; DerainError listing the known ones otherwise."""
     if name not in REGISTRY:
-        raise KeyError(f"unknown space '{name}' (known: {', '.join(REGISTRY)})")
+        raise DerainError(f"unknown space '{name}' (known: {', '.join(REGISTRY)})")
     return REGISTRY[name]

@@ -8,13 +8,14 @@ prior for the Pareto front of (min eval/unseen/e_r, max eval/heldout/psnr). ASHA
 e_r, the primary objective.
 """
 
+from derain.degradations import RAIN_LADDER
+from derain.keys import GAP, HELDOUT_PSNR, UNSEEN_E_R, UNSEEN_REMOVAL
 from sweeps.spaces.base import Space
 
-LADDER = ["small", "small+medium", "small+medium+large", "random"]
 _AXES = {
     "data.source": ("choice", ["photos", "textures", "smooth", "deadleaves"]),
     "data.sharpness_bin": ("choice", ["all", "low", "mid", "high"]),
-    "rain.train": ("choice", LADDER),
+    "rain.train": ("choice", list(RAIN_LADDER)),
     "prior.kind": ("choice", ["none", "vq"]),
 }
 
@@ -22,8 +23,7 @@ SPACE = Space(
     name="balance",
     hypothesis=__doc__,
     task="derain",
-    metric=("eval/unseen/e_r", "eval/heldout/psnr"),
-    mode=("min", "max"),
+    metric=(UNSEEN_E_R, HELDOUT_PSNR),
     sampled={
         "smoke": {"data.num_backgrounds": ("lograndint", 4, 64), **_AXES},
         "cpu": {"data.num_backgrounds": ("lograndint", 4, 1024), **_AXES},
@@ -43,5 +43,5 @@ SPACE = Space(
         "gpu": {"data.pool_size": 6200, "data.eval_source": "photos"},
         "paper": {"data.pool_size": 12300, "data.eval_source": "photos"},
     },
-    columns=("eval/unseen/e_r", "eval/heldout/psnr", "eval/unseen/removal", "eval/gap"),
+    columns=(UNSEEN_E_R, HELDOUT_PSNR, UNSEEN_REMOVAL, GAP),
 )

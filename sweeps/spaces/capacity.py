@@ -4,14 +4,14 @@ Grid: architecture x width/depth x N. If the shortcut, not capacity, drives the 
 unseen-rain removal with N appears for every architecture and size.
 """
 
+from derain.keys import UNSEEN_REMOVAL
 from sweeps.spaces.base import Space
 
 SPACE = Space(
     name="capacity",
     hypothesis=__doc__,
     task="derain",
-    metric="eval/unseen/removal",
-    mode="max",
+    metric=UNSEEN_REMOVAL,
     grid={
         "smoke": {"model.name": ["resnet", "unet"], "data.num_backgrounds": [16]},
         "cpu": {

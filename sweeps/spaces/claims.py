@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from derain.degradations import RAIN_LADDER
+from derain.keys import UNSEEN_REMOVAL
+from derain.toy1d.streaks import STREAK_LADDER
 from sweeps.spaces.base import Space
 
 SIZES = {  # scale -> (2D Ns, seeds, 2D overrides, 1D Ms, 1D seeds)
@@ -30,18 +33,21 @@ def _points(scale: str) -> list[dict[str, Any]]:
     points = []
     for seed in seeds:
         points += [{**rain, "seed": seed, "data.num_backgrounds": n} for n in ns]  # T1, T8
-        points += [{**rain, "seed": seed, "data.num_backgrounds": mid, "data.sharpness_bin": b}
-                   for b in ("low", "high")]  # T2  # fmt: skip
+        points += [
+            {**rain, "seed": seed, "data.num_backgrounds": mid, "data.sharpness_bin": b} for b in ("low", "high")
+        ]  # T2
         points += [{**rain, "seed": seed, "data.num_backgrounds": n, "prior.kind": "vq"} for n in (ns[0], ns[-1])]  # T5
     points += [{**rain, "seed": s, "data.num_backgrounds": n, "model.name": "unet"} for s in seeds for n in ns]  # T3
-    points += [{**rain, "seed": seeds[0], "data.num_backgrounds": mid, "rain.train": r}
-               for r in ("small+medium", "small+medium+large", "random")]  # T4 (small is in the T1 block)  # fmt: skip
+    points += [
+        {**rain, "seed": seeds[0], "data.num_backgrounds": mid, "rain.train": r} for r in RAIN_LADDER[1:]
+    ]  # T4 (small is in the T1 block)
     points += [{**rain, "seed": s, "data.num_backgrounds": n, "degradation": "noise"} for s in seeds for n in ns]  # T6
     toy = {"task": "toy1d", "content.terms": 32}
     for seed in toy_seeds:
         points += [{**toy, "seed": seed, "content.count": m, "streaks.train": "narrow"} for m in ms]  # T7 (T1 part)
-        points += [{**toy, "seed": seed, "content.count": ms[-1], "streaks.train": t}
-                   for t in ("narrow+wide", "broad")]  # T7 (T4 part)  # fmt: skip
+        points += [
+            {**toy, "seed": seed, "content.count": ms[-1], "streaks.train": t} for t in STREAK_LADDER[1:]
+        ]  # T7 (T4 part)
     return points
 
 
@@ -49,8 +55,7 @@ SPACE = Space(
     name="claims",
     hypothesis=__doc__,
     task="derain",
-    metric="eval/unseen/removal",
-    mode="max",
+    metric=UNSEEN_REMOVAL,
     points={scale: _points(scale) for scale in SIZES},
     report=True,
 )

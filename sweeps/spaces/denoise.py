@@ -5,6 +5,7 @@ Grid on the denoising analogue: training noise range {gauss_low, gauss_low+gauss
 evaluation on stronger Gaussian and on Poisson noise (whole-image metrics).
 """
 
+from derain.keys import UNSEEN_REMOVAL
 from sweeps.spaces.base import Space
 
 _ALL = {"degradation": "noise"}
@@ -13,8 +14,7 @@ SPACE = Space(
     name="denoise",
     hypothesis=__doc__,
     task="derain",
-    metric="eval/unseen/removal",
-    mode="max",
+    metric=UNSEEN_REMOVAL,
     grid={
         "smoke": {"noise.train": ["gauss_low"], "data.num_backgrounds": [4, 64]},
         "cpu": {"noise.train": ["gauss_low", "gauss_low+gauss_mid"], "data.num_backgrounds": [4, 64, 1024]},

@@ -7,27 +7,28 @@ yardstick is removal of 'extreme' streaks, which lie outside every training rang
 function because most of the effect lies at small M (see the claims space).
 """
 
+from derain.keys import GAP, HELDOUT_PSNR, UNSEEN_REMOVAL, eval_key
+from derain.toy1d.streaks import STREAK_LADDER
 from sweeps.spaces.base import Space
 
 SPACE = Space(
     name="toy1d",
     hypothesis=__doc__,
     task="toy1d",
-    metric="eval/extreme/heldout/removal",
-    mode="max",
+    metric=eval_key("extreme", "heldout", "removal"),
     grid={
         "smoke": {"content.terms": [4], "content.count": [8, 64], "streaks.train": ["narrow"]},
         "cpu": {"content.terms": [4, 32], "content.count": [1, 4096], "streaks.train": ["narrow", "broad"]},
         "gpu": {
             "content.terms": [2, 8, 32, 64],
             "content.count": [1, 16, 256, 4096],
-            "streaks.train": ["narrow", "narrow+wide", "broad"],
+            "streaks.train": list(STREAK_LADDER),
         },
         "paper": {
             "content.terms": [2, 4, 8, 16, 32, 64],
             "content.count": [1, 4, 16, 64, 256, 1024, 4096, 16384],
-            "streaks.train": ["narrow", "narrow+wide", "broad"],
+            "streaks.train": list(STREAK_LADDER),
         },
     },
-    columns=("eval/extreme/heldout/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr"),
+    columns=(eval_key("extreme", "heldout", "removal"), UNSEEN_REMOVAL, GAP, HELDOUT_PSNR),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from derain.errors import ConfigError
 
@@ -34,3 +34,15 @@ def parse_union(text: str, table: Mapping[str, Any], what: str) -> tuple[Any, ..
     if not all(p in table for p in parts):
         raise ConfigError(f"unknown {what} '{text}' (known: {', '.join(table)}; join with '+')")
     return tuple(table[p] for p in parts)
+
+
+S = TypeVar("S", bound=UnionSpec)
+
+
+def resolve_spec(spec: str | Any, cls: type[S], range_cls: type, table: Mapping[str, Any], what: str) -> S:
+    """A spec of class ``cls`` from a name or '+'-joined union of ``table``'s names, a single range or a spec."""
+    if isinstance(spec, cls):
+        return spec
+    if isinstance(spec, range_cls):
+        return cls((spec,))
+    return cls(parse_union(spec, table, what))

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from derain.config import DataConfig
+from derain.data.sources import load_source
 from derain.errors import DataError
-from derain.sources import load_source
 
 MIN_IMAGES_FOR_IMAGE_SPLIT = 4
 BINS = ("low", "mid", "high")
@@ -39,8 +40,11 @@ class PatchBank:
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Plain arrays, e.g. to share one read-only copy between processes."""
-        return {"patches": self.patches.numpy(), "image_index": self.image_index.numpy(),
-                "sharpness": self.sharpness.numpy()}  # fmt: skip
+        return {
+            "patches": self.patches.numpy(),
+            "image_index": self.image_index.numpy(),
+            "sharpness": self.sharpness.numpy(),
+        }
 
     @classmethod
     def from_numpy(cls, arrays: dict[str, np.ndarray]) -> PatchBank:
@@ -108,9 +112,15 @@ def _cut_patches(images: list[np.ndarray], count: int, size: int, channels: int,
 
 @functools.lru_cache(maxsize=8)
 def candidate_banks(
-    source: str, patch_size: int, channels: int, seed: int, pool_size: int, complexity: float,
-    heldout_fraction: float, heldout_count: int,
-) -> tuple[PatchBank, PatchBank]:  # fmt: skip
+    source: str,
+    patch_size: int,
+    channels: int,
+    seed: int,
+    pool_size: int,
+    complexity: float,
+    heldout_fraction: float,
+    heldout_count: int,
+) -> tuple[PatchBank, PatchBank]:
     """(training candidate pool of ``pool_size``, held-out pool of ``heldout_count``) patch banks; cached."""
     images = load_source(source, patch_size, complexity, seed)
     if not images:
@@ -124,15 +134,31 @@ def candidate_banks(
 
 def bank_key(cfg: DataConfig, source: str) -> tuple:
     """Arguments of ``candidate_banks`` for ``source`` under ``cfg`` (also the key to share banks by)."""
-    return (source, cfg.patch_size, cfg.channels, cfg.seed, cfg.pool_size, cfg.complexity, cfg.heldout_fraction,
-            cfg.eval_images)  # fmt: skip
+    return (
+        source,
+        cfg.patch_size,
+        cfg.channels,
+        cfg.seed,
+        cfg.pool_size,
+        cfg.complexity,
+        cfg.heldout_fraction,
+        cfg.eval_images,
+    )
 
 
-def banks_for(cfg: DataConfig) -> tuple[PatchBank, PatchBank]:
-    """(candidate pool of ``source``, held-out bank of ``eval_source`` or else ``source``), both cached."""
-    pool, heldout = candidate_banks(*bank_key(cfg, cfg.source))
+BankGetter = Callable[[tuple], tuple[PatchBank, PatchBank]]
+
+
+def banks_for(cfg: DataConfig, get: BankGetter | None = None) -> tuple[PatchBank, PatchBank]:
+    """(candidate pool of ``source``, held-out bank of ``eval_source`` or else ``source``).
+
+    ``get(bank_key)`` returns the (pool, held-out) pair of a key; default: ``candidate_banks`` (cached per
+    process). Sweeps pass a getter that reads one shared copy instead.
+    """
+    get = get or (lambda key: candidate_banks(*key))
+    pool, heldout = get(bank_key(cfg, cfg.source))
     if cfg.eval_source and cfg.eval_source != cfg.source:
-        heldout = candidate_banks(*bank_key(cfg, cfg.eval_source))[1]
+        heldout = get(bank_key(cfg, cfg.eval_source))[1]
     return pool, heldout
 
 

@@ -5,16 +5,24 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from derain.keys import BGSETS, SUMMARY, info
+
 COLUMNS = ("removal", "e_r", "e_b", "psnr", "ssim")
-SUMMARY = ("eval/seen/removal", "eval/unseen/removal", "eval/gap", "eval/heldout/psnr", "train/loss")
 
 
-def _fmt(value: float | None, metric: str) -> str:
+def _fmt(value: float | None, key: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if metric in ("e_r", "e_b", "train/loss"):
-        return f"{value:.2e}"
-    return f"{value:.3f}" if metric not in ("psnr", "eval/heldout/psnr") else f"{value:.2f}"
+    return format(value, info(key).fmt)
+
+
+def _header(cols: list[str]) -> list[str]:
+    width = 10 * len(cols)
+    names = "".join(f"{c:>10}" for c in cols)
+    return [
+        f"{'':<14}|{'seen backgrounds':^{width}}|{'held-out backgrounds':^{width}}",
+        f"{'degradation':<14}|{names}|{names}",
+    ]
 
 
 def metric_table(metrics: Mapping[str, float], seen: Iterable[str] | None = None) -> str:
@@ -23,13 +31,11 @@ def metric_table(metrics: Mapping[str, float], seen: Iterable[str] | None = None
     degs = list(dict.fromkeys(d for d, _, _ in per_set))
     cols = [c for c in COLUMNS if any(m == c for _, _, m in per_set)]
     seen = set(seen or [])
-    width = 10 * len(cols)
-    lines = [f"{'':<14}|{'seen backgrounds':^{width}}|{'held-out backgrounds':^{width}}",
-             f"{'degradation':<14}|" + "|".join("".join(f"{c:>10}" for c in cols) for _ in range(2))]  # fmt: skip
+    lines = _header(cols)
     lines.append("-" * len(lines[1]))
     for d in degs:
         label = f"{d}{' *' if d in seen else ''}"
-        halves = ["".join(f"{_fmt(per_set.get((d, b, c)), c):>10}" for c in cols) for b in ("seen", "heldout")]
+        halves = ["".join(f"{_fmt(per_set.get((d, b, c)), f'eval/{c}'):>10}" for c in cols) for b in BGSETS]
         lines.append(f"{label:<14}|" + "|".join(halves))
     if seen:
         lines.append("* = inside the training ranges (seen degradation); removal: 1 = all removed, 0 = none")

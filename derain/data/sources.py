@@ -20,9 +20,18 @@ log = logging.getLogger(__name__)
 
 # Natural photos shipped with scikit-image (no pooch download). Colour and grayscale mixed, as in the wild.
 PHOTOS = (
-    "astronaut", "camera", "cat", "coffee", "coins", "hubble_deep_field",
-    "immunohistochemistry", "moon", "rocket", "cell", "motorcycle_left",
-)  # fmt: skip
+    "astronaut",
+    "camera",
+    "cat",
+    "coffee",
+    "coins",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "moon",
+    "rocket",
+    "cell",
+    "motorcycle_left",
+)
 TEXTURES = ("brick", "grass", "gravel")  # 512 x 512 grayscale, high-frequency: the complex end
 PROCEDURAL_IMAGES = 40  # images generated per procedural source (split into train / held-out)
 BUILTIN = ("photos", "textures", "smooth", "deadleaves")
@@ -150,8 +159,9 @@ def load_folder(path: str, min_size: int) -> list[np.ndarray]:
             continue
         images.append(img)
     if corrupt or small:
-        log.warning("folder '%s': skipped %d unreadable file(s), %d image(s) smaller than %d px",
-                    path, corrupt, small, min_size)  # fmt: skip
+        log.warning(
+            "folder '%s': skipped %d unreadable file(s), %d image(s) smaller than %d px", path, corrupt, small, min_size
+        )
     if not images:
         raise DataError(
             f"no usable image in folder '{path}' ({corrupt} unreadable, {small} smaller than {min_size} px)"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from derain.degradations.unions import UnionSpec, resolve_spec
 from derain.errors import ConfigError
-from derain.unions import UnionSpec, parse_union
 
 REFERENCE_SIZE_PX = 128  # lengths in RainRange are for this patch size
 SEED_SMOOTHING = ((0.0, 0.1, 0.0), (0.1, 8.0, 0.1), (0.0, 0.1, 0.0))
@@ -94,11 +94,7 @@ class RainSpec(UnionSpec):
 
 def rain_spec(spec: str | RainRange | RainSpec) -> RainSpec:
     """Resolve a type name, a '+'-joined union of names, a range or a spec into a ``RainSpec``."""
-    if isinstance(spec, RainSpec):
-        return spec
-    if isinstance(spec, RainRange):
-        return RainSpec((spec,))
-    return RainSpec(parse_union(spec, RAIN_TYPES, "rain type"))
+    return resolve_spec(spec, RainSpec, RainRange, RAIN_TYPES, "rain type")
 
 
 @dataclass(frozen=True)

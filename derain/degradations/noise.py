@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from derain.degradations.unions import UnionSpec, resolve_spec
 from derain.errors import ConfigError
-from derain.unions import UnionSpec, parse_union
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,7 @@ class NoiseSpec(UnionSpec):
 
 def noise_spec(spec: str | NoiseRange | NoiseSpec) -> NoiseSpec:
     """Resolve a name, a '+'-joined union of names, a range or a spec."""
-    if isinstance(spec, NoiseSpec):
-        return spec
-    if isinstance(spec, NoiseRange):
-        return NoiseSpec((spec,))
-    return NoiseSpec(parse_union(spec, NOISE_TYPES, "noise type"))
+    return resolve_spec(spec, NoiseSpec, NoiseRange, NOISE_TYPES, "noise type")
 
 
 def add_noise(

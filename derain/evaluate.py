@@ -1,0 +1,34 @@
+"""A model on the fixed evaluation sets: predictions and the namespaced metric dict (2D and 1D alike)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from derain.data.evalsets import EvalSet
+from derain.metrics import SetResult, image_metrics, summarize
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
+    """Model output for ``images`` (n, C, H, W) or (n, 1, L) in [0, 1], in chunks, clamped to [0, 1], on the CPU."""
+    model.eval()
+    chunks = (images[i : i + batch].to(device) for i in range(0, len(images), batch))
+    return torch.cat([model(x).float().clamp(0, 1).cpu() for x in chunks])
+
+
+def evaluate_sets(model: nn.Module, sets: list[EvalSet], device: torch.device, batch: int = 32) -> dict[str, float]:
+    """The namespaced metric dict (``eval/<deg>/<bgset>/<metric>`` and summaries) of ``model`` on ``sets``."""
+    results = []
+    for s in sets:
+        out = predict(model, s.degraded, device, batch)
+        per_image = image_metrics(out, s.degraded, s.clean, s.layer, s.masked)
+        results.append(SetResult(s.degradation, s.bgset, s.seen, per_image))
+    return summarize(results)
+
+
+def showcase_sets(sets: list[EvalSet]) -> list[EvalSet]:
+    """The first seen and the first unseen set on held-out backgrounds (those that exist): what figures show."""
+    held = [s for s in sets if s.bgset == "heldout"]
+    firsts = (next((s for s in held if s.seen), None), next((s for s in held if not s.seen), None))
+    return [s for s in firsts if s is not None]

@@ -1,0 +1,55 @@
+"""The run figure written at a run's last evaluation: degraded | output | clean, for a seen and an unseen
+degradation on held-out data; a triptych of images for the 2D task, overlaid signals for the 1D task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: trials run on servers
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from derain.data.evalsets import EvalSet
+from derain.evaluate import predict, showcase_sets
+
+PANELS = ("degraded", "output", "clean")
+
+
+def _kind(s: EvalSet) -> str:
+    return "seen" if s.seen else "unseen"
+
+
+def save_triptych(model: nn.Module, sets: list[EvalSet], device: torch.device, path: Path) -> None:
+    """PNG rows (degraded | output | clean) of the first image of each ``showcase_sets`` set."""
+    rows = showcase_sets(sets)
+    fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.6 * len(rows)), squeeze=False)
+    for ax_row, s in zip(axes, rows, strict=True):
+        out = predict(model, s.degraded[:1], device)
+        for ax, img, title in zip(ax_row, (s.degraded[0], out[0], s.clean[0]), PANELS, strict=True):
+            arr = img.permute(1, 2, 0).numpy()
+            ax.imshow(arr.squeeze(-1) if arr.shape[-1] == 1 else arr, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{title} ({s.degradation}, {_kind(s)})", fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save_signal_plot(model: nn.Module, sets: list[EvalSet], device: torch.device, path: Path) -> None:
+    """PNG: degraded / output / clean of the first held-out function of each ``showcase_sets`` set."""
+    rows = showcase_sets(sets)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 2.4 * len(rows)), squeeze=False)
+    for ax, s in zip(axes[:, 0], rows, strict=True):
+        out = predict(model, s.degraded[:1], device)[0, 0]
+        ax.plot(s.degraded[0, 0], color="0.6", lw=1, label="degraded")
+        ax.plot(out, color="C3", lw=1.2, label="output")
+        ax.plot(s.clean[0, 0], color="C0", lw=1, ls="--", label="clean")
+        ax.set_title(f"{s.degradation} ({_kind(s)} streaks, held-out function)", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,78 @@
+"""Metric keys: the one registry of every metric name, its direction and how it is shown.
+
+Keys are namespaced and identical in the loop, the terminal tables, Ray Tune, MLflow, the spaces' objectives
+and analysis: ``eval/<degradation>/<bgset>/<metric>`` for one evaluation set, ``eval/<seen|unseen>/<metric>``
+averaged over held-out backgrounds, ``eval/gap``, ``eval/heldout/psnr``, ``train/*`` and ``prior/*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How one metric is read: ``direction`` 'min' | 'max' | '' (not ranked), and its print format."""
+
+    direction: str
+    fmt: str = ".3f"
+
+
+# Per evaluation set (and their seen/unseen averages), by the last component of the key.
+PER_SET: dict[str, Metric] = {
+    "e_r": Metric("min", ".2e"),
+    "removal": Metric("max"),
+    "e_b": Metric("min", ".2e"),
+    "e_r_rel": Metric("min"),
+    "psnr": Metric("max", ".2f"),
+    "ssim": Metric("max"),
+}
+BGSETS = ("seen", "heldout")  # training backgrounds / held-out images
+
+SEEN_REMOVAL = "eval/seen/removal"
+UNSEEN_REMOVAL = "eval/unseen/removal"
+UNSEEN_E_R = "eval/unseen/e_r"
+GAP = "eval/gap"
+HELDOUT_PSNR = "eval/heldout/psnr"
+TRAIN_LOSS = "train/loss"
+TRAIN_STEP = "train/step"
+TRAIN_LR = "train/lr"
+
+WHOLE_KEYS: dict[str, Metric] = {
+    GAP: Metric("min"),
+    HELDOUT_PSNR: Metric("max", ".2f"),
+    TRAIN_LOSS: Metric("min", ".2e"),
+    TRAIN_STEP: Metric("", ".0f"),
+    TRAIN_LR: Metric("", ".2e"),
+}
+# The headline numbers of a run: progress lines, metric tables, learning curves and best-value columns.
+SUMMARY = (SEEN_REMOVAL, UNSEEN_REMOVAL, GAP, HELDOUT_PSNR, TRAIN_LOSS)
+LOGGED_PREFIXES = ("eval/", "train/", "prior/")  # reported keys that are metrics (the rest is bookkeeping)
+
+
+def eval_key(degradation: str, bgset: str, metric: str) -> str:
+    """``eval/<degradation>/<bgset>/<metric>``: one metric of one evaluation set."""
+    return f"eval/{degradation}/{bgset}/{metric}"
+
+
+def group_key(group: str, metric: str) -> str:
+    """``eval/<seen|unseen>/<metric>``: one metric averaged over the seen or unseen degradations (held-out)."""
+    return f"eval/{group}/{metric}"
+
+
+def info(key: str) -> Metric:
+    """The registry entry of ``key``; unknown keys (``prior/*``, bookkeeping) are unranked."""
+    if key in WHOLE_KEYS:
+        return WHOLE_KEYS[key]
+    last = key.rsplit("/", 1)[-1]
+    if key.startswith("eval/") and last in PER_SET:
+        return PER_SET[last]
+    return Metric("")
+
+
+def direction(key: str) -> str:
+    """'min' or 'max' for a ranked metric; ValueError naming the key otherwise."""
+    mode = info(key).direction
+    if not mode:
+        raise ValueError(f"metric '{key}' has no direction (not a ranked metric)")
+    return mode

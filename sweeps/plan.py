@@ -1,0 +1,162 @@
+"""The sweep plan: everything about one sweep, validated and built once on the driver before any trial.
+
+``Settings`` are the launch settings (what ``derain_sweep.json`` stores and ``--resume`` reloads).
+``build_plan`` turns them, the scale and the destination into a frozen ``SweepPlan``: the space and its axes
+at the scale, the overrides every trial gets, every corner trial config (validated: a bad ``--set`` fails
+here, naming the key), the objectives, the experiment path and the name. ``TrialSpec`` is the small part of
+the plan that travels to the workers; ``trial_config`` builds a trial's config from it and the trial's params.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from derain.cli import parse_overrides
+from derain.config import Config, flatten
+from derain.errors import DerainError
+from derain.scales import make_config, preset_config
+from derain.toy1d.config import Toy1dConfig
+from derain.toy1d.scales import make_toy_config, preset_toy_config
+from sweeps.results import experiment_path
+from sweeps.spaces import get_space
+from sweeps.spaces.base import Axes, Space, grid_points
+
+BLANK = {"derain": Config(), "toy1d": Toy1dConfig()}  # the default config of each task, to type --set values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A sweep's launch settings: stored beside Tune's state so that ``--resume`` rebuilds the same trials."""
+
+    space: str
+    scale: str | None = None  # None: chosen from the cluster (gpu when it has GPUs, else cpu)
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE, as typed
+    seed: int = 0
+    num_samples: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None  # None: automatic (a GPU share where the cluster has GPUs)
+    max_concurrent: int | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+        return cls(**{**values, "overrides": tuple(values["overrides"] or ())})
+
+    def to_json(self) -> str:
+        return json.dumps({**dataclasses.asdict(self), "overrides": list(self.overrides)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        values = json.loads(text)
+        return cls(**{**values, "overrides": tuple(values["overrides"] or ())})
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a trial needs besides its sampled params; small, sent with the trainable."""
+
+    task: str  # derain | toy1d
+    scale: str
+    base: dict[str, Any]  # overrides for every trial: space fixed + --set + seeds
+    objectives: dict[str, str] = field(default_factory=dict)  # metric -> min|max, sanitised for the searcher
+    bank_store: Any = None  # BankStore actor handle (2D only), set once Ray runs
+
+
+def resolve(spec: TrialSpec, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(task, flat overrides) of a trial: an explicit ``point`` dict is unpacked and may name its task."""
+    params = dict(params)
+    point = dict(params.pop("point", None) or {})
+    task = point.pop("task", spec.task)
+    return task, {**point, **params}
+
+
+def trial_config(spec: TrialSpec, params: dict[str, Any], check: bool = True) -> Config | Toy1dConfig:
+    """A trial's config: scale preset, then the sweep's base overrides, then the params; runnable (ranges
+    checked) unless ``check`` is False (views such as MLflow params)."""
+    task, overrides = resolve(spec, params)
+    base = spec.base if task == spec.task else {k: v for k, v in spec.base.items() if k == "seed"}
+    merged = {**base, **overrides}
+    if task == "toy1d":
+        return make_toy_config(spec.scale, merged) if check else preset_toy_config(spec.scale, merged)
+    return make_config(spec.scale, merged) if check else preset_config(spec.scale, merged)
+
+
+def flat_params(spec: TrialSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """Flattened full config of a trial, as MLflow params (with its task)."""
+    return {"task": resolve(spec, params)[0], **flatten(trial_config(spec, params, check=False))}
+
+
+def sanitize(metrics: dict[str, float], objectives: dict[str, str]) -> dict[str, float]:
+    """Finite numbers only: +inf PSNR (perfect output) -> 100 dB; NaN objectives -> worst value; other NaN
+    dropped. A NaN objective would leave the Optuna trial RUNNING forever."""
+    clean = {}
+    for key, value in metrics.items():
+        if math.isfinite(value):
+            clean[key] = value
+        elif key.endswith("psnr") and value > 0:
+            clean[key] = 100.0
+        elif key in objectives:
+            clean[key] = 1e9 if objectives[key] == "min" else -1e9
+    for key, mode in objectives.items():
+        clean.setdefault(key, 1e9 if mode == "min" else -1e9)
+    return clean
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """One sweep after validation; built once, read by everything that runs, tracks and summarises it."""
+
+    settings: Settings
+    space: Space
+    scale: str
+    axes: Axes
+    spec: TrialSpec
+    configs: tuple[Any, ...]  # one validated config per grid point x corner of the sampled axes
+    name: str
+    storage: str
+    tracking_uri: str
+    max_reports: int  # evaluations per trial (ASHA's horizon)
+
+    @property
+    def experiment(self) -> str:
+        return experiment_path(self.storage, self.name)
+
+
+def base_overrides(space: Space, axes: Axes, settings: Settings, storage: str | None = None) -> dict[str, Any]:
+    """Overrides every trial gets: seeds, the prior store under ``storage``, the space's fixed values at the
+    scale, then the user's ``--set`` (which may not name a swept key)."""
+    seeds = {"seed": settings.seed, "content.seed" if space.task == "toy1d" else "data.seed": settings.seed}
+    if space.task == "derain" and storage and "://" not in storage:
+        seeds["prior.store"] = f"{storage.rstrip('/')}/priors"  # every node sees the sweep's storage
+    user = parse_overrides(settings.overrides, BLANK[space.task])
+    clash = sorted(set(user) & set(axes.keys))
+    if clash:
+        raise DerainError(f"--set {clash[0]} conflicts with the '{space.name}' space, which sweeps that key")
+    return {**seeds, **space.fixed.get(settings.scale or "", {}), **user}
+
+
+def corner_configs(axes: Axes, spec: TrialSpec) -> tuple[Any, ...]:
+    """A validated config for every grid point combined with every choice and range end of the sampled axes."""
+    corners = {key: list(args[0]) if kind == "choice" else list(args) for key, (kind, *args) in axes.sampled.items()}
+    points = grid_points(axes.grid) or [{}]
+    return tuple(trial_config(spec, {**c, **p}) for p in points for c in grid_points(corners) or [{}])
+
+
+def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -> SweepPlan:
+    """Validate every trial the sweep can run and freeze the plan; DerainError naming the first bad value.
+
+    ``settings.scale`` must be set (the caller picks it from the cluster when the user did not).
+    """
+    space = get_space(settings.space)
+    axes = space.axes(settings.scale)
+    base = base_overrides(space, axes, settings, storage)
+    spec = TrialSpec(space.task, settings.scale, base, space.objectives)
+    configs = corner_configs(axes, spec)
+    t = trial_config(spec, {}, check=False).train
+    reports = math.ceil(t.iterations / t.eval_every)
+    return SweepPlan(settings, space, settings.scale, axes, spec, configs, name, storage, tracking_uri, reports)

@@ -1,0 +1,51 @@
+"""Where a sweep's results live and how to find them again: the public contract between the code that
+writes a sweep (``sweeps``) and the code that reads it (``analysis``).
+
+- Ray Tune: the experiment folder ``<storage>/<name>``, with the launch settings in ``derain_sweep.json``.
+- MLflow: one experiment per space, a parent run per sweep tagged ``derain.sweep``, a child run per trial
+  tagged ``derain.trial_id`` (and ``mlflow.parentRunId``), with the Ray node it ran on in ``ray.*`` tags.
+- The Pareto set over a sweep's objectives, the same in the terminal summary and in the report's figure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
+CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
+TRIAL_TAG = "derain.trial_id"  # child run: the Tune trial id
+PARENT_TAG = "mlflow.parentRunId"
+SPACE_TAG, SCALE_TAG = "space", "scale"  # parent run: the space and the scale preset
+NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as ray.<key> tags
+SETTINGS = "derain_sweep.json"  # launch settings beside Tune's state, for --resume
+
+
+def default_tracking_uri(cwd: Path | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs cwd>/mlflow.db`` (MLflow 3 refuses ./mlruns)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
+
+
+def ui_command(uri: str) -> str:
+    """The command that opens the sweep's runs in a browser."""
+    return f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else f"open {uri}"
+
+
+def experiment_path(storage: str, name: str) -> str:
+    """The Ray Tune experiment folder (or URI) of sweep ``name`` under ``storage``."""
+    return f"{storage.rstrip('/')}/{name}"
+
+
+def pareto_mask(df: pd.DataFrame, metrics: tuple[str, ...], modes: tuple[str, ...]) -> pd.Series:
+    """True for rows no other row beats on every metric (and strictly on one)."""
+    signed = pd.DataFrame({m: df[m] if mode == "min" else -df[m] for m, mode in zip(metrics, modes, strict=True)})
+    values = signed.to_numpy()
+    keep = []
+    for i in range(len(values)):
+        others = np.delete(values, i, axis=0)
+        dominated = ((others <= values[i]).all(axis=1) & (others < values[i]).any(axis=1)).any()
+        keep.append(not dominated)
+    return pd.Series(keep, index=df.index)
