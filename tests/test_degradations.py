@@ -1,5 +1,9 @@
 """Noise family, third-party rain and the degradation registry honour the rain contract."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -56,3 +60,17 @@ def test_noise_covers_by_range():
 def test_unknown_or_mixed_names_list_known(name):
     with pytest.raises(ConfigError, match="known: small"):
         get_degradation(name)
+
+
+def test_importing_the_degradations_touches_no_network():
+    # albumentations asks pypi.org for updates on import unless told not to; nothing may go online at run time.
+    code = (
+        "import socket, threading, time; seen = []; real = socket.getaddrinfo\n"
+        "socket.getaddrinfo = lambda *a, **k: (seen.append(a[0]), real(*a, **k))[1]\n"
+        "import derain.degradations\n"
+        "[t.join(5) for t in threading.enumerate() if t is not threading.main_thread()]\n"
+        "print(seen)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"

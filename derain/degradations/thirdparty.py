@@ -9,6 +9,11 @@ albumentations ignores global seeds, so each image's transform is seeded from th
 
 from __future__ import annotations
 
+import os
+
+# albumentations asks PyPI for a newer version when imported; nothing here may touch the network at run time.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
 import albumentations as A
 import numpy as np
 import torch
