@@ -2,8 +2,8 @@
 
 This is the oracle for the parity test (tests/test_rain_parity.py) and the baseline of
 benchmarks/bench_rain.py. It shares no code with ``derain.rain``: it draws its own numpy noise, builds the
-streak kernel with ``cv2.warpAffine`` of a diagonal, and filters with ``cv2.filter2D`` on wrap-padded images
-(the library's periodic borders), following the authors' group generator. Only the published ranges
+streak kernel with ``cv2.warpAffine`` of a diagonal, and filters with ``cv2.filter2D`` and its default
+reflect-101 borders, as the authors' group generator does. Only the published ranges
 (``RAIN_TYPES``) are read from the library.
 """
 
@@ -26,11 +26,9 @@ def streak_kernel(length: int, angle_deg: float, width: int) -> np.ndarray:
     return kernel
 
 
-def _filter_periodic(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """cv2.filter2D with periodic borders (filter2D itself has no BORDER_WRAP): wrap-pad, filter, crop."""
-    ph, pw = kernel.shape[0] // 2, kernel.shape[1] // 2
-    padded = np.pad(image, ((ph, ph), (pw, pw)), mode="wrap")
-    return cv2.filter2D(padded, -1, kernel, anchor=(pw, ph))[ph : ph + image.shape[0], pw : pw + image.shape[1]]
+def _filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """cv2.filter2D, centred, with its default border (BORDER_REFLECT_101)."""
+    return cv2.filter2D(image, -1, kernel)
 
 
 def rain_layer(
@@ -45,11 +43,12 @@ def rain_layer(
     """One rain layer (H, W) float32 in [0, 1]."""
     noise = rng.uniform(0.0, 1.0, (height, width_px)).astype(np.float32)
     noise[noise <= 1.0 - density] = 0.0
-    noise = _filter_periodic(noise, SEED_SMOOTHING)
-    layer = _filter_periodic(noise, streak_kernel(length, angle_deg, width))
+    noise = _filter(noise, SEED_SMOOTHING)
+    layer = _filter(noise, streak_kernel(length, angle_deg, width))
     layer = np.maximum(layer, 0)
     span = layer.max() - layer.min()
-    return (layer - layer.min()) / span if span > 1e-12 else np.zeros_like(layer)
+    normalised = (layer - layer.min()) / span if span > 1e-12 else np.zeros_like(layer)
+    return np.floor(normalised * 255).astype(np.uint8).astype(np.float32) / 255  # cv2.normalize, then uint8
 
 
 def sample_params(rain_range, size_px: int, rng: np.random.Generator) -> dict:

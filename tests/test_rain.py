@@ -94,11 +94,16 @@ def test_named_types_follow_their_angle_ranges():
         assert p.density.min() >= rng.density[0] and p.density.max() <= rng.density[1]
 
 
-def test_lengths_scale_with_patch_size():
+def test_lengths_scale_with_patch_size_and_widths_do_not():
     p128 = sample_rain_params("large", 512, 128, torch.Generator().manual_seed(0))
     p64 = sample_rain_params("large", 512, 64, torch.Generator().manual_seed(0))
     assert p128.length_px.min() >= 45 and p128.length_px.max() <= 55
     assert p64.length_px.min() >= 22 and p64.length_px.max() <= 28
+    # Widths are the blur window of the streak, kept as published at every patch size: scaled down, medium's
+    # (3, 5, 7) and large's (7, 9) would collapse to 1-3 px at 48 px and the types would look alike.
+    for name in ("small", "medium", "large"):
+        p48 = sample_rain_params(name, 512, 48, torch.Generator().manual_seed(1))
+        assert set(p48.width.tolist()) == set(RAIN_TYPES[name].widths)
 
 
 def test_union_draws_every_component():

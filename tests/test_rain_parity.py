@@ -43,3 +43,29 @@ def test_kernel_matches_opencv_warp(angle):
         ref = streak_kernel(length, angle, width)
         # cv2 interpolates with 5-bit fixed-point weights, hence a few per cent, not float equality.
         assert np.abs(ours - ref).max() < 0.04 * ref.max(), (angle, length, width)
+
+
+AUTHORS_COVERAGE = {"small": 0.12, "medium": 0.35, "large": 0.63}  # R > 50/255 at 128 px, the authors' statistics
+
+
+@pytest.mark.parametrize("name", list(AUTHORS_COVERAGE))
+def test_coverage_matches_the_authors_statistics(name):
+    _, layer = add_rain(torch.zeros(800, 1, 128, 128), name, torch.Generator().manual_seed(1))  # s.e. about 0.003
+    coverage = (layer > 50 / 255).float().mean().item()
+    assert abs(coverage - AUTHORS_COVERAGE[name]) <= 0.02, f"{name}: coverage {coverage:.3f}"
+
+
+def test_filtering_matches_opencv_filter2d_with_its_default_borders():
+    """Seed smoothing and streak filtering equal cv2.filter2D (reflect-101 borders) on the same seeds."""
+    import cv2
+
+    from benchmarks.rain_reference import SEED_SMOOTHING, streak_kernel
+    from derain.degradations.rain import _reflect_filter
+
+    rng = np.random.default_rng(5)
+    seeds = (rng.uniform(size=(2, 64, 64)) > 0.99).astype(np.float32) * rng.uniform(size=(2, 64, 64)).astype(np.float32)
+    kernels = np.stack([np.pad(streak_kernel(n, a, w), (45 - n) // 2) for n, a, w in ((25, 30.0, 3), (45, -60.0, 9))])
+    ours = _reflect_filter(torch.from_numpy(seeds)[:, None], torch.from_numpy(kernels)[:, None])[:, 0].numpy()
+    for image, kernel, mine in zip(seeds, kernels, ours, strict=True):
+        reference = cv2.filter2D(cv2.filter2D(image, -1, SEED_SMOOTHING), -1, kernel)
+        assert np.allclose(mine, reference, atol=1e-4)
