@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from derain.data.banks import BINS
 from derain.degradations import NOISE_TYPES, RAIN_LADDER
-from derain.keys import GAP, HELDOUT_PSNR, SEEN_REMOVAL, UNSEEN_E_R, UNSEEN_REMOVAL, direction
+from derain.keys import GAP, SEEN_REMOVAL, UNSEEN_E_R, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_E_R, direction
 from derain.toy1d.streaks import STREAK_LADDER
 from sweeps.results import pareto_mask
 
@@ -135,7 +135,7 @@ def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N) -> 
     return fig
 
 
-def pareto(df: pd.DataFrame, x: str = UNSEEN_E_R, y: str = HELDOUT_PSNR) -> Figure:
+def pareto(df: pd.DataFrame, x: str = YARDSTICK_E_R, y: str = YARDSTICK_E_B) -> Figure:
     """The balance trade-off: every trial, with the Pareto front (over x and y, each in its metric's direction)
     highlighted and labelled by N."""
     done = df.dropna(subset=[x, y])

@@ -1,11 +1,14 @@
 """Load a sweep into tidy pandas frames, from MLflow (parent + child runs) or from a Ray experiment directory.
 
 ``trials`` has one row per trial. Columns:
-- ``trial_id``, ``status`` (finished | failed | running), ``run_id`` (MLflow only, else empty), ``node``;
+- ``trial_id``, ``status`` (finished | stopped | failed | running; 'stopped': the scheduler ended it before
+  its last step, so it is no finished trial), ``run_id`` (MLflow only, else empty), ``node``;
 - every config key of the trial, dotted (``data.num_backgrounds``, ``rain.train``, ``seed`` …), typed back
   to numbers where they are numbers;
 - every reported metric under its own key (``eval/unseen/removal``, ``train/loss`` …): the final value;
-- ``best/<metric>`` for the summary metrics: the best value over the trial's evaluations.
+- ``best/<metric>`` for the summary metrics: the best value over the trial's evaluations;
+- ``replicate``: 0, 1, ... over the seeds of trials whose config is otherwise the same (independent draws of
+  the training backgrounds or functions, the same exam).
 
 ``curves`` is long-format: ``trial_id``, ``metric``, ``step``, ``value`` for the per-evaluation history of
 ``CURVE_METRICS``.
@@ -15,13 +18,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 
 from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, direction
-from sweeps.results import PARENT_TAG, SCALE_TAG, SPACE_TAG, SWEEP_TAG, TRIAL_TAG
+from sweeps.results import PARENT_TAG, SCALE_TAG, SPACE_TAG, STOPPED_TAG, SWEEP_TAG, TRIAL_TAG
 
 CURVE_METRICS = SUMMARY
 BEST = {k: direction(k) for k in SUMMARY if k.startswith("eval/")}  # best/<metric> columns: best over evaluations
@@ -43,6 +47,28 @@ def _best(curves: pd.DataFrame, trial_id: str) -> dict[str, float]:
         if len(values):
             out[f"best/{metric}"] = values.max() if mode == "max" else values.min()
     return out
+
+
+BOOKKEEPING = ("trial_id", "run_id", "node", "status", "replicate")
+
+
+def add_replicates(trials: pd.DataFrame) -> pd.DataFrame:
+    """``trials`` with a ``replicate`` column: the rank (from 0) of each trial's seed among the trials whose
+    config is otherwise identical."""
+    if "seed" not in trials or trials.empty:
+        return trials.assign(replicate=0)
+    keys = [
+        c for c in trials.columns if c not in (*BOOKKEEPING, "seed") and not c.startswith((*LOGGED_PREFIXES, "best/"))
+    ]
+    point = trials[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=trials.index)
+    replicate = trials.groupby(point)["seed"].rank(method="dense").astype(int) - 1
+    return trials.assign(replicate=replicate)
+
+
+def _mlflow_status(run: Any) -> str:
+    if run.data.tags.get(STOPPED_TAG) == "true":
+        return "stopped"
+    return {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running")
 
 
 def parent_run(client, experiment: str, sweep: str | None = None):
@@ -72,13 +98,13 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
                 "trial_id": trial_id,
                 "run_id": run.info.run_id,
                 "node": run.data.tags.get("ray.hostname", ""),
-                "status": {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running"),
+                "status": _mlflow_status(run),
                 **{k: _typed(v) for k, v in run.data.params.items()},
                 **run.data.metrics,
             }
         )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
-    trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
+    trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
     trials.attrs.update(
         {
             "sweep": parent.data.tags.get(SWEEP_TAG),
@@ -94,6 +120,16 @@ def _flat_config(config: dict) -> dict:
     """Trial params, with an explicit ``point`` (claims space) unpacked into its keys."""
     config = dict(config)
     return {**dict(config.pop("point", None) or {}), **config}
+
+
+def _mark_stopped(trials: pd.DataFrame) -> pd.DataFrame:
+    """Finished trials whose last step is short of their task's longest trial were stopped by the scheduler."""
+    if TRAIN_STEP not in trials or trials.empty:
+        return trials
+    task = trials["task"].fillna("") if "task" in trials else pd.Series("", index=trials.index)
+    longest = trials.groupby(task)[TRAIN_STEP].transform("max")
+    stopped = (trials["status"] == "finished") & (trials[TRAIN_STEP] < longest)
+    return trials.assign(status=trials["status"].where(~stopped, "stopped"))
 
 
 def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -122,6 +158,7 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             }
         )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
-    trials = pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows])
+    trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
+    trials = _mark_stopped(trials)
     trials.attrs.update({"sweep": Path(path).name, "parent_run_id": "", "scale": None, "space": None})
     return trials, curve_frame

@@ -75,7 +75,7 @@ def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure
         out["toy1d_by_streaks"] = figures.metric_by(toy, "streaks.train", EXTREME_REMOVAL, "content.count")
     objectives = REGISTRY["balance"].objectives  # the trade-off the balance space searches
     if len(rain) >= 4 and all(o in rain for o in objectives):
-        out["pareto"] = figures.pareto(rain)
+        out["pareto"] = figures.pareto(rain, *objectives)
         params = [c for c in (N, *GROUPS) if _varies(rain, c)]
         out["importance"] = figures.importance_figure(figures.importances(rain, params, objectives))
     return out

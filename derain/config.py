@@ -34,10 +34,11 @@ class DataConfig:
     count_unit: str = "patches"  # patches | images: what num_backgrounds counts
     sharpness_bin: str = "all"  # all | low | mid | high: tercile of the candidate pool N is drawn from
     pool_size: int = 2048  # candidate patches cut from the training images (before N is drawn)
-    heldout_fraction: float = 0.2  # share of source images (or rows, for few-image sources) held out
+    heldout_fraction: float = 0.2  # folders and textures: share of images (or rows, for few images) held out
     complexity: float = 0.5  # procedural sources only: 0 = simplest, 1 = most complex
-    eval_images: int = 16  # images per evaluation set (one set per degradation x background set)
-    seed: int = 0  # data seed: patch pool, held-out split, the N drawn, evaluation sets
+    eval_images: int = 16  # images per evaluation set on the training backgrounds (one per degradation)
+    heldout_images: int = 64  # images per held-out and yardstick set: the test images every trial shares
+    seed: int = 0  # data seed: patch pool, held-out split, evaluation sets (the exam); not the N drawn
     augment: bool = True  # random flips / rot90 of training patches
     degrade_probability: float = 0.9  # share of training samples that get a degradation (rest: identity)
 
@@ -126,7 +127,7 @@ class Config:
     """Root configuration of one run."""
 
     degradation: str = "rain"  # rain | noise: which family trains and is evaluated
-    seed: int = 0  # training seed (initialisation, batch order)
+    seed: int = 0  # replicate seed: which N backgrounds are drawn, initialisation, batch order
     data: DataConfig = field(default_factory=DataConfig)
     rain: RainConfig = field(default_factory=RainConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)

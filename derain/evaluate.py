@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from derain.data.evalsets import EvalSet
-from derain.metrics import SetResult, image_metrics, summarize
+from derain.metrics import SetResult, set_metrics, summarize
 
 
 @torch.no_grad()
@@ -22,13 +22,13 @@ def evaluate_sets(model: nn.Module, sets: list[EvalSet], device: torch.device, b
     results = []
     for s in sets:
         out = predict(model, s.degraded, device, batch)
-        per_image = image_metrics(out, s.degraded, s.clean, s.layer, s.masked)
-        results.append(SetResult(s.degradation, s.bgset, s.seen, per_image))
+        values = set_metrics(out, s.degraded, s.clean, s.layer, s.masked)
+        results.append(SetResult(s.degradation, s.bgset, s.seen, values, s.diagnostic, s.yardstick))
     return summarize(results)
 
 
 def showcase_sets(sets: list[EvalSet]) -> list[EvalSet]:
     """The first seen and the first unseen set on held-out backgrounds (those that exist): what figures show."""
-    held = [s for s in sets if s.bgset == "heldout"]
+    held = [s for s in sets if s.bgset == "heldout" and s.diagnostic]
     firsts = (next((s for s in held if s.seen), None), next((s for s in held if not s.seen), None))
     return [s for s in firsts if s is not None]

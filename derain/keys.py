@@ -2,7 +2,9 @@
 
 Keys are namespaced and identical in the loop, the terminal tables, Ray Tune, MLflow, the spaces' objectives
 and analysis: ``eval/<degradation>/<bgset>/<metric>`` for one evaluation set, ``eval/<seen|unseen>/<metric>``
-averaged over held-out backgrounds, ``eval/gap``, ``eval/heldout/psnr``, ``train/*`` and ``prior/*``.
+averaged over held-out backgrounds, ``eval/yardstick/<metric>`` averaged over the fixed yardstick sets (the
+one exam every trial sits: compare trials on these), ``eval/gap``, ``eval/heldout/psnr``, ``train/*`` and
+``prior/*``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ PER_SET: dict[str, Metric] = {
     "e_r_rel": Metric("min"),
     "psnr": Metric("max", ".2f"),
     "ssim": Metric("max"),
+    "gain_db": Metric("max", ".2f"),  # rain-region gain, 10 log10(sum e_r(degraded) / sum e_r(out))
+    "psnr_b": Metric("max", ".2f"),  # background-only PSNR, 10 log10(1 / e_b)
+    "psnr_y": Metric("max", ".2f"),  # PSNR / SSIM on the Y channel (BasicSR's convention)
+    "ssim_y": Metric("max"),
 }
 BGSETS = ("seen", "heldout")  # training backgrounds / held-out images
+YARDSTICK = "yardstick"  # the fixed exam: degradations outside every training range, on held-out backgrounds
 
 SEEN_REMOVAL = "eval/seen/removal"
 UNSEEN_REMOVAL = "eval/unseen/removal"
@@ -37,6 +44,10 @@ HELDOUT_PSNR = "eval/heldout/psnr"
 TRAIN_LOSS = "train/loss"
 TRAIN_STEP = "train/step"
 TRAIN_LR = "train/lr"
+YARDSTICK_E_R = f"eval/{YARDSTICK}/e_r"  # rain-region error on the yardstick (lower is better)
+YARDSTICK_E_B = f"eval/{YARDSTICK}/e_b"  # background error on held-out images under the yardstick
+YARDSTICK_GAIN = f"eval/{YARDSTICK}/gain_db"
+YARDSTICK_PSNR_B = f"eval/{YARDSTICK}/psnr_b"
 
 WHOLE_KEYS: dict[str, Metric] = {
     GAP: Metric("min"),

@@ -1,10 +1,11 @@
-"""Decoupled evaluation (DESIGN §4): rain-region error, background error, removal, PSNR, SSIM.
+"""Decoupled evaluation (DESIGN §4): rain-region error, background error, removal, gain, PSNR, SSIM.
 
 All images are in [0, 1]; ``out``, ``clean`` and ``degraded`` are (B, C, H, W), ``layer`` is (B, 1, H, W).
 1D signals (B, C, L) with layers (B, 1, L) work the same way (the toy task).
 Each metric returns per-image values (B,) as float64 on the device of its inputs (SSIM: on the CPU). The rain mask is
 ``layer > 50/255``; an image whose mask is empty has NaN ``e_r`` (and ``e_b`` NaN if the mask is full), and
-summaries skip NaNs. For unmasked degradations (noise) the 'rain region' is the whole image.
+summaries skip NaNs. For unmasked degradations (noise) the 'rain region' is the whole image. ``psnr_y`` and
+``ssim_y`` (2D only) follow the field's Y-channel convention (``derain.ychannel``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from derain.keys import GAP, HELDOUT_PSNR, PER_SET, SEEN_REMOVAL, UNSEEN_REMOVAL, eval_key, group_key
+from derain.keys import GAP, HELDOUT_PSNR, PER_SET, SEEN_REMOVAL, UNSEEN_REMOVAL, YARDSTICK, eval_key, group_key
+from derain.ychannel import psnr_y, ssim_y
 
 MASK_THRESHOLD = 50 / 255
 COLUMNS_MASKED = tuple(PER_SET)  # per-set metrics of masked degradations
@@ -59,6 +61,22 @@ def removal(out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, laye
     return 1.0 - e_r(out, clean, layer) / e_r(degraded, clean, layer)
 
 
+def gain_db(out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> float:
+    """Rain-region gain of a whole set in dB: 10 log10(sum e_r(degraded) / sum e_r(out)) over its images.
+
+    0 dB: nothing removed; +3 dB: half the rain-region error gone; no ceiling (unlike ``removal``); +inf for a
+    perfect output. Images with an empty rain mask are left out of both sums.
+    """
+    before, after = e_r(degraded, clean, layer), e_r(out, clean, layer)
+    keep = ~(before.isnan() | after.isnan())
+    return float(10.0 * torch.log10(before[keep].sum() / after[keep].sum()))
+
+
+def psnr_b(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+    """Background-only PSNR (B,) in dB, data range 1: 10 log10(1 / e_b), outside the rain mask."""
+    return 10.0 * torch.log10(1.0 / e_b(out, clean, layer))
+
+
 def mse(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Whole-image mean squared error (B,)."""
     return ((out.double() - clean.double()) ** 2).mean(dim=_per_item_dims(out))
@@ -88,8 +106,8 @@ def image_metrics(
 ) -> dict[str, torch.Tensor]:
     """Every per-image metric (B,) of one evaluation set, keyed by metric name.
 
-    Masked degradations get e_r, e_b, e_r_rel and removal over the rain mask; unmasked ones (noise) get
-    e_r and removal over the whole image and no e_b / e_r_rel.
+    Masked degradations get e_r, e_b, e_r_rel, psnr_b and removal over the rain mask; unmasked ones (noise)
+    get e_r and removal over the whole image and no background metrics. 2D images also get psnr_y, ssim_y.
     """
     if not masked:
         layer = torch.ones_like(layer)
@@ -97,19 +115,34 @@ def image_metrics(
     if masked:
         metrics["e_b"] = e_b(out, clean, layer)
         metrics["e_r_rel"] = metrics["e_r"] / metrics["e_b"]
+        metrics["psnr_b"] = psnr_b(out, clean, layer)
     metrics["psnr"] = psnr(out, clean)
     metrics["ssim"] = ssim(out, clean)
+    if out.dim() == 4:
+        metrics["psnr_y"] = psnr_y(out, clean)
+        metrics["ssim_y"] = ssim_y(out, clean)
     return metrics
+
+
+def set_metrics(
+    out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor, masked: bool = True
+) -> dict[str, float]:
+    """One evaluation set's metrics: the mean of each per-image metric (NaN skipped), and its ``gain_db``."""
+    values = {name: _mean(v.tolist()) for name, v in image_metrics(out, degraded, clean, layer, masked).items()}
+    values["gain_db"] = gain_db(out, degraded, clean, layer if masked else torch.ones_like(layer))
+    return values
 
 
 @dataclass(frozen=True)
 class SetResult:
-    """Per-image metrics of one (degradation, background set) evaluation set."""
+    """The metrics of one (degradation, background set) evaluation set."""
 
     degradation: str
     bgset: str  # seen | heldout
     seen: bool  # the degradation lies inside the training ranges
-    metrics: Mapping[str, torch.Tensor]
+    metrics: Mapping[str, float]
+    diagnostic: bool = True  # counts in the trial's own seen/unseen split
+    yardstick: bool = False  # counts in the fixed exam, eval/yardstick/*
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -129,10 +162,15 @@ def summarize(results: Iterable[SetResult]) -> dict[str, float]:
     results = list(results)
     flat: dict[str, float] = {}
     for r in results:
-        for name, values in r.metrics.items():
-            flat[eval_key(r.degradation, r.bgset, name)] = _mean(values.tolist())
-    for group, seen in (("seen", True), ("unseen", False)):
-        chosen = [r for r in results if r.bgset == "heldout" and r.seen == seen]
+        for name, value in r.metrics.items():
+            flat[eval_key(r.degradation, r.bgset, name)] = value
+    held = [r for r in results if r.bgset == "heldout"]
+    groups = {
+        "seen": [r for r in held if r.diagnostic and r.seen],
+        "unseen": [r for r in held if r.diagnostic and not r.seen],
+        YARDSTICK: [r for r in held if r.yardstick],
+    }
+    for group, chosen in groups.items():
         for name in sorted({m for r in chosen for m in r.metrics}):
             per_set = (flat[eval_key(r.degradation, "heldout", name)] for r in chosen if name in r.metrics)
             flat[group_key(group, name)] = _mean(per_set)

@@ -44,6 +44,7 @@ def _check_data(cfg: Config) -> None:
     check_bounds("data.num_backgrounds", d.num_backgrounds, 1, 10**7)
     check_bounds("data.pool_size", d.pool_size, 1, 10**7)
     check_bounds("data.eval_images", d.eval_images, 1, 10**5)
+    check_bounds("data.heldout_images", d.heldout_images, 1, 10**5)
     check_bounds("data.heldout_fraction", d.heldout_fraction, 0, 1, lo_open=True, hi_open=True)
     check_bounds("data.complexity", d.complexity, 0, 1)
     check_bounds("data.degrade_probability", d.degrade_probability, 0, 1)

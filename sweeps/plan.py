@@ -14,15 +14,18 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from derain.cli import parse_overrides
 from derain.config import Config, flatten
 from derain.errors import DerainError
+from derain.keys import info
 from derain.scales import make_config, preset_config
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.scales import make_toy_config, preset_toy_config
 from sweeps.results import experiment_path
+from sweeps.search import Study
 from sweeps.spaces import get_space
 from sweeps.spaces.base import Axes, Space, grid_points
 
@@ -41,6 +44,7 @@ class Settings:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None  # None: automatic (a GPU share where the cluster has GPUs)
     max_concurrent: int | None = None
+    optuna_storage: str | None = None  # RDB URL of the Optuna study; None: optuna.db beside the Ray state
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -92,13 +96,13 @@ def flat_params(spec: TrialSpec, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def sanitize(metrics: dict[str, float], objectives: dict[str, str]) -> dict[str, float]:
-    """Finite numbers only: +inf PSNR (perfect output) -> 100 dB; NaN objectives -> worst value; other NaN
-    dropped. A NaN objective would leave the Optuna trial RUNNING forever."""
+    """Finite numbers only: +inf of a higher-is-better metric (PSNR or gain of a perfect output) -> 100 dB;
+    NaN objectives -> worst value; other NaN dropped. A NaN objective would leave the Optuna trial RUNNING."""
     clean = {}
     for key, value in metrics.items():
         if math.isfinite(value):
             clean[key] = value
-        elif key.endswith("psnr") and value > 0:
+        elif value > 0 and info(key).direction == "max":
             clean[key] = 100.0
         elif key in objectives:
             clean[key] = 1e9 if objectives[key] == "min" else -1e9
@@ -121,6 +125,13 @@ class SweepPlan:
     storage: str
     tracking_uri: str
     max_reports: int  # evaluations per trial (ASHA's horizon)
+    final_step: int  # a trial's last iteration: one whose last report is earlier was stopped early
+    study: Study | None  # the persisted Optuna study of a sampled space; None for grids
+
+    @property
+    def dashboard_command(self) -> str | None:
+        """The command that opens the sweep's Optuna study in optuna-dashboard (sampled spaces only)."""
+        return f"optuna-dashboard {self.study.storage}" if self.study else None
 
     @property
     def experiment(self) -> str:
@@ -159,4 +170,15 @@ def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -
     configs = corner_configs(axes, spec)
     t = trial_config(spec, {}, check=False).train
     reports = math.ceil(t.iterations / t.eval_every)
-    return SweepPlan(settings, space, settings.scale, axes, spec, configs, name, storage, tracking_uri, reports)
+    study = Study(settings.optuna_storage or default_study_storage(storage, name), name) if axes.sampled else None
+    settings = dataclasses.replace(settings, optuna_storage=study.storage if study else settings.optuna_storage)
+    return SweepPlan(
+        settings, space, settings.scale, axes, spec, configs, name, storage, tracking_uri, reports, t.iterations, study
+    )
+
+
+def default_study_storage(storage: str, name: str) -> str:
+    """``sqlite:///<storage>/<name>/optuna.db`` beside the Ray state, where ``--resume`` finds it; with a URI
+    storage (s3://), ``optuna.db`` in the driver's working directory."""
+    folder = Path(experiment_path(storage, name)) if "://" not in storage else Path.cwd()
+    return f"sqlite:///{(folder / 'optuna.db').resolve()}"

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db)"
     )
+    p.add_argument(
+        "--optuna-storage",
+        help="RDB URL of the Optuna study (default: sqlite:///<storage>/<name>/optuna.db beside the Ray state)",
+    )
     p.add_argument("--address", help="existing Ray cluster (host:port, ray://host:port or auto)")
     p.add_argument("--resume", action="store_true", help="finish an interrupted sweep (--name, else the latest)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, fractions allowed (default: auto)")

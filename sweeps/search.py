@@ -18,6 +18,7 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from derain.keys import TRAIN_STEP
 from sweeps.spaces.base import Axes, Space, grid_points
 
 
@@ -57,14 +58,53 @@ def _midpoint(spec: tuple) -> Any:
     return round(mid) if kind == "randint" else mid
 
 
-def _optuna(space: Space, points: list[dict], seed: int) -> OptunaSearch:
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+class PruningAwareOptunaSearch(OptunaSearch):
+    """OptunaSearch that tells Optuna PRUNED, not COMPLETE, for a trial the scheduler stopped before its last
+    step: a half-trained result must not steer the search, enter a Pareto front or an importance."""
+
+    def __init__(self, *args: Any, final_step: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._final_step = final_step
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        stopped = not error and result is not None and result.get(TRAIN_STEP, self._final_step) < self._final_step
+        if stopped and trial_id not in self._completed_trials:
+            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+            self._completed_trials.add(trial_id)
+            return
+        super().on_trial_complete(trial_id, result, error)
+
+
+def startup_trials(budget: int) -> int:
+    """Random trials before TPE models the results: a quarter of the budget, 2 to 10, so that a small budget
+    is guided for most of its trials (Optuna's default, 10, would make an 8-trial sweep a random search)."""
+    return max(2, min(10, budget // 4))
+
+
+@dataclass(frozen=True)
+class Study:
+    """Where the Optuna study lives (an RDB URL) and its name (the sweep's)."""
+
+    storage: str
+    name: str
+
+
+def tpe_sampler(seed: int, budget: int) -> optuna.samplers.TPESampler:
+    """The sweeps' sampler: multivariate TPE whose random start-up is sized to the trial budget."""
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=startup_trials(budget))
+
+
+def _optuna(space: Space, points: list[dict], seed: int, budget: int, final_step: int, study: Study | None):
+    sampler = tpe_sampler(seed, budget)
     metrics, modes = list(space.objectives), list(space.objectives.values())
-    return OptunaSearch(
+    return PruningAwareOptunaSearch(
         metric=metrics if space.multi_objective else metrics[0],
         mode=modes if space.multi_objective else modes[0],
         sampler=sampler,
         points_to_evaluate=points or None,
+        final_step=final_step,
+        storage=optuna.storages.RDBStorage(study.storage) if study else None,
+        study_name=study.name if study else None,
     )
 
 
@@ -89,10 +129,21 @@ def repeat_points(points: list[dict[str, Any]], repeats: int, seed: int) -> list
     return [{**p, "seed": s + i * stride} for i in range(repeats) for p, s in zip(points, own, strict=True)]
 
 
-def plan(space: Space, axes: Axes, samples: int, seed: int, num_samples: int | None, max_reports: int) -> SearchPlan:
+def plan(
+    space: Space,
+    axes: Axes,
+    samples: int,
+    seed: int,
+    num_samples: int | None,
+    max_reports: int,
+    final_step: int = 0,
+    study: Study | None = None,
+) -> SearchPlan:
     """Build the Tune plan for ``space`` at one scale: its ``axes`` and default sample count ``samples``.
 
-    ``num_samples``: the user's count (trials, or repeats of a grid); ``max_reports``: evaluations per trial.
+    ``num_samples``: the user's count (trials, or repeats of a grid); ``max_reports``: evaluations per trial;
+    ``final_step``: a trial's last iteration (one that reports less was stopped early: PRUNED in Optuna);
+    ``study``: where Optuna persists the study (None: in memory, lost at the end).
     """
     grid, sampled = dict(axes.grid), dict(axes.sampled)
     if not sampled:  # pure grid: Tune's own grid search, every point runs to completion
@@ -110,5 +161,6 @@ def plan(space: Space, axes: Axes, samples: int, seed: int, num_samples: int | N
         sampled = {**sampled, **{k: ("choice", v) for k, v in grid.items()}}
     n = max(num_samples or samples, len(points))
     # metric/mode live in the searcher and the scheduler; Tune refuses them in TuneConfig as well.
-    searcher, scheduler = _optuna(space, points, seed), _asha(space, max_reports)
+    searcher = _optuna(space, points, seed, n, final_step, study)
+    scheduler = _asha(space, max_reports)
     return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None)

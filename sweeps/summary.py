@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import pandas as pd
 
+from derain.keys import TRAIN_STEP
 from sweeps.results import pareto_mask
 from sweeps.spaces.base import Space
 
 
-def summary_table(df: pd.DataFrame, space: Space, axes: list[str], top: int = 10) -> tuple[str, pd.DataFrame]:
-    """(title, rows) for the final table; ``df`` has one row per trial with ``config/<axis>`` columns."""
+def summary_table(
+    df: pd.DataFrame, space: Space, axes: list[str], final_step: int = 0, top: int = 10
+) -> tuple[str, pd.DataFrame]:
+    """(title, rows) for the final table over fully trained trials only: those that reached ``final_step``.
+
+    ``df`` has one row per trial with ``config/<axis>`` columns and its last reported metrics.
+    """
     have = [m for m in space.objectives if m in df.columns]
     modes = tuple(space.objectives[m] for m in have)
     done = df.dropna(subset=have) if have else df.iloc[0:0]
     if "diverged_step" in done.columns:
         done = done[done["diverged_step"].isna()]
+    stopped = int((done[TRAIN_STEP] < final_step).sum()) if TRAIN_STEP in done else 0
+    done = done[done[TRAIN_STEP] >= final_step] if TRAIN_STEP in done else done
     cols = [f"config/{a}" for a in axes if f"config/{a}" in done.columns]
     extra = [c for c in space.columns if c in done.columns and c not in have]
     if done.empty:
-        return "no trial reported the sweep's metric", done
+        return "no fully trained trial reported the sweep's metric", done
+    of = f"{len(done)} fully trained trials" + (f"; {stopped} stopped early, left out" if stopped else "")
     if space.multi_objective:
         rows = done[pareto_mask(done, tuple(have), modes)].sort_values(have[0])
-        title = f"Pareto set ({len(rows)} of {len(done)} trials): " + ", ".join(
-            f"{m} ({mode})" for m, mode in zip(have, modes, strict=False)
-        )
+        objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(have, modes, strict=False))
+        title = f"Pareto set ({len(rows)} of {of}): {objectives}"
     else:
         rows = done.sort_values(have[0], ascending=modes[0] == "min").head(top)
-        title = f"best {len(rows)} of {len(done)} trials by {have[0]} ({modes[0]})"
+        title = f"best {len(rows)} of {of} by {have[0]} ({modes[0]})"
     rows = rows[["trial_id", *cols, *have, *extra]].rename(columns=lambda c: c.removeprefix("config/"))
     return title, rows

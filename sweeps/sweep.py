@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pandas as pd
 import ray
 from mlflow.tracking import MlflowClient
@@ -70,6 +71,16 @@ def check_tracking(uri: str) -> None:
         raise DerainError(f"tracking URI {uri} is not usable: {str(err).splitlines()[0]}") from None
 
 
+def check_study_storage(url: str) -> None:
+    """The Optuna study's RDB storage opens (made if missing); DerainError naming the URL otherwise."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        optuna.storages.RDBStorage(url)
+    except Exception as err:  # noqa: BLE001 - whatever fails, the study cannot be kept: say so before any trial
+        raise DerainError(f"--optuna-storage {url} is not usable: {str(err).splitlines()[0]}") from None
+
+
 def git_commit() -> str:
     """The commit of the code that runs the sweep ('unknown' outside a git checkout)."""
     here = Path(__file__).resolve().parent
@@ -116,7 +127,10 @@ def stored_settings(args: argparse.Namespace, storage: str) -> tuple[Settings, s
 
 def _plan(settings: Settings, name: str | None, storage: str, uri: str) -> SweepPlan:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return build_plan(settings, name or f"{settings.space}-{settings.scale}-{stamp}", storage, uri)
+    plan = build_plan(settings, name or f"{settings.space}-{settings.scale}-{stamp}", storage, uri)
+    if plan.study:
+        check_study_storage(plan.study.storage)
+    return plan
 
 
 def _reporter(plan: SweepPlan) -> tune.CLIReporter:
@@ -141,7 +155,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan) -> tuple[tune.TuneConfig, tu
         "hypothesis": space.summary,
     }
     params = functools.partial(flat_params, plan.spec)
-    callback = MlflowSweepCallback(plan.tracking_uri, space.name, plan.name, tags, params)
+    callback = MlflowSweepCallback(plan.tracking_uri, space.name, plan.name, tags, params, plan.final_step)
     tune_config = tune.TuneConfig(
         search_alg=p.search_alg,
         scheduler=p.scheduler,
@@ -174,7 +188,9 @@ def _tuner(plan: SweepPlan, resume: bool) -> tune.Tuner:
         log.info("resuming %s", plan.experiment)
         return tune.Tuner.restore(plan.experiment, trainable=trainable)
     samples = plan.space.samples(plan.scale)
-    p = search.plan(plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports)
+    p = search.plan(
+        plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, plan.final_step, plan.study
+    )
     tune_config, run_config = _configs(plan, p)
     tuner = tune.Tuner(trainable, param_space=p.param_space, tune_config=tune_config, run_config=run_config)
     if "://" not in plan.experiment:
@@ -185,7 +201,7 @@ def _tuner(plan: SweepPlan, resume: bool) -> tune.Tuner:
 
 def _summary(results: Any, plan: SweepPlan) -> None:
     frame = results.get_dataframe()
-    title, rows = summary_table(frame, plan.space, plan.axes.keys)
+    title, rows = summary_table(frame, plan.space, plan.axes.keys, plan.final_step)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         print(f"\n{title}\n{rows.to_string(index=False) if len(rows) else ''}")
     log_summary(plan.tracking_uri, plan.space.name, plan.name, title, rows)
@@ -193,6 +209,8 @@ def _summary(results: Any, plan: SweepPlan) -> None:
         per_node = frame.groupby(frame["node_id"].fillna("?").str[:12])["trial_id"].count()
         print("trials per Ray node: " + ", ".join(f"{node} {count}" for node, count in per_node.items()))
     print(f"\nInspect the sweep: {ui_command(plan.tracking_uri)}")
+    if plan.dashboard_command:
+        print(f"Inspect the search: {plan.dashboard_command}  (pip install -e '.[dashboard]')")
 
 
 def _report(plan: SweepPlan) -> None:

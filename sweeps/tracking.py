@@ -26,7 +26,7 @@ from ray.tune import Callback
 
 from derain.keys import LOGGED_PREFIXES, TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
-from sweeps.results import CHILD_TAG, NODE_KEYS, PARENT_TAG, SWEEP_TAG, TRIAL_TAG
+from sweeps.results import CHILD_TAG, NODE_KEYS, PARENT_TAG, STOPPED_STEP_TAG, STOPPED_TAG, SWEEP_TAG, TRIAL_TAG
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,13 @@ def _finite(value: Any) -> bool:
 class MlflowSweepCallback(Callback):
     """Mirror a Tune sweep into MLflow. Picklable (Tune stores it with the experiment for ``--resume``)."""
 
-    def __init__(self, uri: str, experiment: str, sweep: str, parent_tags: dict[str, str], trial_params: Any):
+    def __init__(
+        self, uri: str, experiment: str, sweep: str, parent_tags: dict[str, str], trial_params: Any, final_step: int = 0
+    ):
         self.uri, self.experiment, self.sweep = uri, experiment, sweep
         self.parent_tags = parent_tags
         self.trial_params = trial_params  # callable: Tune trial config -> flattened run params
+        self.final_step = final_step  # a trial that ends before this step was stopped early by the scheduler
         self._client: MlflowClient | None = None
         self.parent_id: str | None = None
         self._children: dict[str, str] = {}  # trial id -> run id
@@ -156,7 +159,11 @@ class MlflowSweepCallback(Callback):
 
     def _finish(self, trial: Any, status: str, error: str | None = None) -> None:
         run_id = self.child(trial)
-        self.client.set_tag(run_id, "status", "failed" if status == "FAILED" else "finished")
+        stopped = status == "FINISHED" and trial.step is not None and trial.step < self.final_step
+        self.client.set_tag(run_id, "status", "failed" if status == "FAILED" else "stopped" if stopped else "finished")
+        if stopped:
+            self.client.set_tag(run_id, STOPPED_TAG, "true")
+            self.client.set_tag(run_id, STOPPED_STEP_TAG, str(int(trial.step)))
         if error:
             self.client.set_tag(run_id, "error", error[:5000])
         self._log_artifacts(run_id, trial)
@@ -199,15 +206,17 @@ class MlflowSweepCallback(Callback):
 class _TrialView:
     """What the writer thread needs of a Tune trial, copied when the event happens (the trial moves on)."""
 
-    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any):
+    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any, step: float | None = None):
         self.trial_id, self.name, self.config, self.checkpoint = trial_id, name, config, checkpoint
+        self.step = step  # the last reported train/step
 
     def __str__(self) -> str:
         return self.name
 
     @classmethod
     def of(cls, trial: Any) -> _TrialView:
-        return cls(trial.trial_id, str(trial), dict(trial.config), getattr(trial, "checkpoint", None))
+        step = (getattr(trial, "last_result", None) or {}).get(TRAIN_STEP)
+        return cls(trial.trial_id, str(trial), dict(trial.config), getattr(trial, "checkpoint", None), step)
 
 
 def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:

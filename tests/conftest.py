@@ -16,7 +16,14 @@ from derain.config import Config, with_overrides
 def small_cfg() -> Config:
     """A config sized for tests: 32-px patches, a small pool, few evaluation images."""
     return with_overrides(
-        Config(), {"data.patch_size": 32, "data.pool_size": 128, "data.num_backgrounds": 8, "data.eval_images": 4}
+        Config(),
+        {
+            "data.patch_size": 32,
+            "data.pool_size": 128,
+            "data.num_backgrounds": 8,
+            "data.eval_images": 4,
+            "data.heldout_images": 4,
+        },
     )
 
 

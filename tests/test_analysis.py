@@ -143,7 +143,7 @@ def test_figures_render_on_synthetic_frames():
     ladder = df.assign(**{"rain.train": np.resize(["random", "small+medium", "small"], len(df))})
     ticks = figures.metric_by(ladder, "rain.train", "eval/unseen/removal").axes[0].get_xticklabels()
     assert [t.get_text() for t in ticks] == ["small", "small+medium", "random"]  # ladder order, not alphabetical
-    assert figures.pareto(df).axes
+    assert figures.pareto(df, "eval/unseen/e_r", "eval/heldout/psnr").axes
     table = figures.importances(df, [N, "data.source"], {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"})
     assert set(table["param"]) <= {N, "data.source"} and len(table) > 0
 
@@ -214,6 +214,8 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
     ray_trials, ray_curves = load_ray(folder / "ray" / "bg")
     assert sorted(ray_trials["trial_id"]) == sorted(trials["trial_id"])
     assert {N, "eval/unseen/removal", "status"} <= set(ray_trials) and len(ray_curves) == len(curves)
+    for frame in (trials, ray_trials):  # 2 grid points x 2 independent replicates
+        assert sorted(frame["replicate"]) == [0, 0, 1, 1] and frame.groupby(N)["replicate"].nunique().tolist() == [2, 2]
 
     out = folder / "report"
     assert report_main(["--experiment", "backgrounds", "--sweep", "bg", "--tracking-uri", uri, "--out", str(out)]) == 0
@@ -238,3 +240,18 @@ def test_claims_use_the_n_ladder_not_trials_added_for_other_claims():
     mixed = pd.concat([ladder_rows, other.assign(trial_id=other["trial_id"] + "-r")], ignore_index=True)
     verdict = CLAIMS["T1"](mixed)
     assert "n = 6" in verdict.statistic and verdict.verdict == "supported"
+
+
+def test_replicates_count_the_seeds_of_one_config_point():
+    from analysis.load import add_replicates
+
+    trials = pd.DataFrame(
+        {
+            "trial_id": list("abcdef"),
+            N: [4, 4, 4, 64, 64, 64],
+            "seed": [7, 3, 5, 3, 9, 3],
+            "rain.train": ["small"] * 5 + ["random"],
+            "eval/unseen/removal": np.linspace(0, 1, 6),  # metrics differ between replicates: not part of the point
+        }
+    )
+    assert add_replicates(trials)["replicate"].tolist() == [2, 0, 1, 0, 1, 0]

@@ -9,7 +9,7 @@ import torch
 
 from derain.config import Config, with_overrides
 from derain.data.banks import BINS, banks_for, select_backgrounds, sharpness, sharpness_bins
-from derain.data.sources import BUILTIN, load_folder, load_source
+from derain.data.sources import BUILTIN, HELDOUT_PHOTOS, PHOTOS, load_folder, load_source, split_source
 from derain.errors import DataError
 
 
@@ -31,6 +31,21 @@ def test_photos_hold_out_whole_images():
     pool, heldout = banks_for(cfg.data)
     train_px = {p.numpy().tobytes() for p in pool.patches}
     assert not any(p.numpy().tobytes() in train_px for p in heldout.patches)
+    # The test set is worth the name: 64 patches from the 4 held-out photos, colour ones included.
+    assert len(heldout) == 64 and len(torch.unique(heldout.image_index)) == len(HELDOUT_PHOTOS) >= 4
+    colour = (heldout.patches[:, 0] != heldout.patches[:, 1]).flatten(1).any(dim=1)
+    assert colour.sum() > 16 and (~colour).sum() > 0  # the grayscale camera man is there too
+    train, held = split_source("photos", 32, 0.5, 0, 0.2)
+    assert len(train) == len(PHOTOS) - len(HELDOUT_PHOTOS) and len(held) == len(HELDOUT_PHOTOS)
+
+
+@pytest.mark.parametrize("source", ["smooth", "deadleaves"])
+def test_procedural_heldout_images_come_from_their_own_stream(source):
+    train, held = split_source(source, 32, 0.5, 0, 0.2)
+    assert len(held) >= 8 and len(train) >= 32
+    _more_train, same_held = split_source(source, 32, 0.5, 0, 0.5)  # the fraction does not move the split
+    assert all(np.array_equal(a, b) for a, b in zip(held, same_held, strict=True))
+    assert not {t.tobytes() for t in train} & {h.tobytes() for h in held}
 
 
 def test_banks_are_deterministic_per_seed(small_cfg):
@@ -122,7 +137,7 @@ def test_folder_source_end_to_end(image_folder):
         },
     )
     pool, heldout = banks_for(cfg.data)
-    assert len(pool) == 40 and len(heldout) == cfg.data.eval_images
+    assert len(pool) == 40 and len(heldout) == cfg.data.heldout_images
 
 
 @pytest.mark.parametrize("setup", ["missing", "empty", "only_bad"])

@@ -9,7 +9,7 @@ import torch
 
 from derain.config import Config, with_overrides
 from derain.data import prepare_data
-from derain.degradations import evaluation_degradations, known_names, training_degradation
+from derain.degradations import RAIN_LADDER, evaluation_degradations, known_names, training_degradation
 
 
 def _digest(cfg: Config) -> str:
@@ -24,7 +24,12 @@ def _digest(cfg: Config) -> str:
 def test_eval_sets_cover_every_degradation_and_bgset(small_cfg):
     data = prepare_data(small_cfg)
     names = {(s.degradation, s.bgset) for s in data.eval_sets}
-    assert names == {(n, b) for n in known_names("rain") for b in ("seen", "heldout")}
+    assert names == {(n, b) for n in known_names("rain") for b in ("seen", "heldout")} | {("steep", "heldout")}
+    assert {(s.degradation, s.bgset) for s in data.eval_sets if s.yardstick} == {
+        ("steep", "heldout"),
+        ("albu", "heldout"),
+    }
+    assert [s.degradation for s in data.eval_sets if not s.diagnostic] == ["steep"]  # not in the seen/unseen split
     seen = {s.degradation for s in data.eval_sets if s.seen}
     assert seen == {"small"}
     for s in data.eval_sets:
@@ -54,7 +59,7 @@ def test_eval_sets_are_identical_across_processes(small_cfg):
     code = (
         "from derain.config import Config, with_overrides; from tests.test_data import _digest; "
         "print(_digest(with_overrides(Config(), {'data.patch_size': 32, 'data.pool_size': 128, "
-        "'data.num_backgrounds': 8, 'data.eval_images': 4})))"
+        "'data.num_backgrounds': 8, 'data.eval_images': 4, 'data.heldout_images': 4})))"
     )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == _digest(small_cfg)
@@ -72,7 +77,7 @@ def test_heldout_sets_do_not_depend_on_n_or_bin(small_cfg):
 def test_noise_family_eval_sets(small_cfg):
     cfg = with_overrides(small_cfg, {"degradation": "noise"})
     sets = prepare_data(cfg).eval_sets
-    assert {s.degradation for s in sets} == set(known_names("noise"))
+    assert {s.degradation for s in sets} == {*known_names("noise"), "gauss_extreme"}
     assert not any(s.masked for s in sets)
     assert {s.degradation for s in sets if s.seen} == {"gauss_low"}
 
@@ -118,3 +123,32 @@ def test_eval_source_fixes_heldout_sets_across_training_sources(small_cfg):
         if s.bgset == "heldout"
     ]
     assert not torch.equal(own[0], smooth[0])
+
+
+@pytest.mark.parametrize("family", ["rain", "noise"])
+def test_every_rung_sits_the_same_yardstick(small_cfg, family):
+    """Trials on different ladder rungs (and with or without third-party rain) get byte-identical yardstick sets."""
+    ladder = RAIN_LADDER if family == "rain" else ("gauss_low", "gauss_low+gauss_mid", "gauss_low+gauss_mid+gauss_high")
+    digests, keys = set(), set()
+    for i, rung in enumerate(ladder):
+        cfg = with_overrides(
+            small_cfg, {"degradation": family, f"{family}.train": rung, "rain.third_party": i % 2 == 0}
+        )
+        yardstick = sorted((s for s in prepare_data(cfg).eval_sets if s.yardstick), key=lambda s: s.degradation)
+        assert yardstick and all(s.bgset == "heldout" and not s.seen for s in yardstick)  # outside every rung
+        digests.add(
+            hashlib.sha256(
+                b"".join(t.numpy().tobytes() for s in yardstick for t in (s.clean, s.degraded, s.layer))
+            ).hexdigest()
+        )
+        keys.add(tuple(s.degradation for s in yardstick))
+    assert len(digests) == 1 and len(keys) == 1
+
+
+def test_replicates_draw_their_own_backgrounds_and_sit_the_same_exam(small_cfg):
+    first, second = (prepare_data(with_overrides(small_cfg, {"seed": s})) for s in (0, 1))
+    assert not torch.equal(first.backgrounds.patches, second.backgrounds.patches)  # an independent draw of N
+    exam = [(a, b) for a, b in zip(first.eval_sets, second.eval_sets, strict=True) if a.bgset == "heldout"]
+    assert exam and all(torch.equal(a.clean, b.clean) and torch.equal(a.degraded, b.degraded) for a, b in exam)
+    other_exam = prepare_data(with_overrides(small_cfg, {"data.seed": 1})).eval_sets
+    assert not torch.equal(other_exam[1].clean, first.eval_sets[1].clean)  # data.seed is the exam's seed

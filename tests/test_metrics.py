@@ -7,7 +7,21 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from derain.metrics import SetResult, e_b, e_r, e_r_rel, image_metrics, psnr, removal, ssim, summarize
+from derain.metrics import (
+    SetResult,
+    e_b,
+    e_r,
+    e_r_rel,
+    gain_db,
+    image_metrics,
+    psnr,
+    psnr_b,
+    removal,
+    set_metrics,
+    ssim,
+    summarize,
+)
+from derain.ychannel import BT601, psnr_y, ssim_y, y_channel
 
 
 def _half_mask_case():
@@ -86,13 +100,13 @@ def test_unmasked_metrics_use_the_whole_image():
     noisy = torch.full((1, 1, 4, 4), 0.2)
     out = torch.full((1, 1, 4, 4), 0.1)
     m = image_metrics(out, noisy, clean, torch.zeros(1, 1, 4, 4), masked=False)
-    assert set(m) == {"e_r", "removal", "psnr", "ssim"}
+    assert set(m) == {"e_r", "removal", "psnr", "ssim", "psnr_y", "ssim_y"}  # no background metrics for noise
     assert m["e_r"].item() == pytest.approx(0.01) and m["removal"].item() == pytest.approx(0.75)
 
 
 def test_summarize_keys_and_gap():
     def result(deg, bgset, seen, rem):
-        return SetResult(deg, bgset, seen, {"removal": torch.tensor([rem, rem]), "psnr": torch.tensor([30.0, 32.0])})
+        return SetResult(deg, bgset, seen, {"removal": rem, "psnr": 31.0})
 
     flat = summarize(
         [
@@ -109,3 +123,57 @@ def test_summarize_keys_and_gap():
     assert flat["eval/heldout/psnr"] == pytest.approx(31.0)
     only_seen = summarize([result("small", "heldout", True, 0.8)])
     assert "eval/gap" not in only_seen and "eval/unseen/removal" not in only_seen
+
+
+def _rain_pair() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(clean, rainy, layer) of 2 images: a 0.5 grey background with rain of 0.4 on a quarter of the pixels."""
+    clean = torch.full((2, 3, 16, 16), 0.5)
+    layer = torch.zeros(2, 1, 16, 16)
+    layer[..., :4, :] = 1.0
+    return clean, (clean + 0.4 * layer).clamp(0, 1), layer
+
+
+def test_gain_db_by_hand():
+    clean, rainy, layer = _rain_pair()
+    assert gain_db(rainy, rainy, clean, layer) == pytest.approx(0.0)  # identity output: nothing removed
+    halfway = clean + 0.2 * layer  # rain-region error 0.04 instead of 0.16: a quarter
+    assert gain_db(halfway, rainy, clean, layer) == pytest.approx(10 * math.log10(4))
+    assert gain_db(clean, rainy, clean, layer) == math.inf  # perfect output
+    assert gain_db(clean + 0.6 * layer, rainy, clean, layer) < 0  # made it worse
+
+
+def test_background_psnr_ignores_the_rain_region():
+    clean, rainy, layer = _rain_pair()
+    offset = rainy + 0.1 * (1 - layer)  # background off by 0.1 everywhere, rain left as it was
+    assert psnr_b(offset, clean, layer).tolist() == pytest.approx([20.0, 20.0])  # 10 log10(1 / 0.01)
+    assert psnr_b(rainy, clean, layer).tolist() == [math.inf, math.inf]  # rain only where the mask is
+
+
+def test_y_channel_psnr_of_a_constant_offset():
+    clean = torch.full((1, 3, 16, 16), 0.4)
+    luma_offset = 0.05 * sum(BT601) / 255  # Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255
+    assert psnr_y(clean + 0.05, clean).item() == pytest.approx(-20 * math.log10(luma_offset))
+    gray = torch.full((1, 1, 16, 16), 0.4)
+    assert psnr_y(gray + 0.05, gray).item() == pytest.approx(-20 * math.log10(0.05))  # gray is its own Y
+
+
+def test_y_channel_ssim_matches_scikit_image(photo_batch):
+    noisy = (photo_batch + 0.08 * torch.randn(photo_batch.shape, generator=torch.Generator().manual_seed(0))).clamp(
+        0, 1
+    )
+    ours = ssim_y(noisy, photo_batch)
+    a, b = y_channel(noisy)[:, 0].numpy(), y_channel(photo_batch)[:, 0].numpy()
+    theirs = [
+        structural_similarity(x, y, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+        for x, y in zip(a, b, strict=True)
+    ]
+    assert ours.tolist() == pytest.approx(theirs, abs=1e-9)
+    assert ssim_y(photo_batch, photo_batch).tolist() == pytest.approx([1.0] * 4)
+    assert math.isnan(ssim_y(photo_batch[..., :8, :8], photo_batch[..., :8, :8])[0])  # smaller than the window
+
+
+def test_set_metrics_pool_gain_and_average_the_rest():
+    clean, rainy, layer = _rain_pair()
+    values = set_metrics(clean + 0.2 * layer, rainy, clean, layer)
+    assert values["gain_db"] == pytest.approx(10 * math.log10(4)) and values["removal"] == pytest.approx(0.75)
+    assert {"e_b", "psnr_b", "psnr_y", "ssim_y"} <= set(values)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 import ray
 from mlflow.tracking import MlflowClient
@@ -141,3 +142,36 @@ def test_list_shows_every_space():
     assert proc.returncode == 0
     for name, space in REGISTRY.items():
         assert f"{name:<16}{space.summary}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_trials_stopped_early_are_pruned_tagged_and_left_out(local_ray, tmp_path, capsys):
+    # 4 evaluations per trial and one trial at a time: ASHA's rung at evaluation 2 stops the weaker trials.
+    extra = [
+        "--num-samples",
+        "6",
+        "--max-concurrent",
+        "1",
+        "--set",
+        "train.iterations=40",
+        "--set",
+        "train.eval_every=10",
+    ]
+    uri, args = _smoke_args("balance", tmp_path, "pruned", *extra)
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    _, _, children = _runs(uri, "balance", "pruned")
+    stopped = {c.data.tags[TRIAL_TAG] for c in children if c.data.tags.get("derain.stopped_early") == "true"}
+    assert stopped and len(stopped) < len(children)  # the scheduler really stopped some, not all
+    for child in children:
+        step = child.data.metrics["train/step"]
+        assert (child.data.tags[TRIAL_TAG] in stopped) == (step < 40)
+        if child.data.tags[TRIAL_TAG] in stopped:
+            assert child.data.tags["derain.stopped_step"] == str(int(step)) and child.data.tags["status"] == "stopped"
+    study = optuna.load_study(study_name="pruned", storage=f"sqlite:///{tmp_path / 'ray' / 'pruned' / 'optuna.db'}")
+    states = [t.state.name for t in study.trials]
+    assert states.count("PRUNED") == len(stopped) and states.count("COMPLETE") == len(children) - len(stopped)
+    pareto = printed[printed.index("Pareto set") : printed.index("Inspect the sweep")]
+    assert f"{len(stopped)} stopped early, left out" in pareto
+    assert not any(trial_id[:8] in pareto for trial_id in stopped)  # Tune's table shows the short trial ids
+    assert f"optuna-dashboard sqlite:///{tmp_path / 'ray' / 'pruned' / 'optuna.db'}" in printed

@@ -128,3 +128,17 @@ def test_mlflow_callback_reattaches_without_duplicates(tmp_path):
     history = client.get_metric_history(children[0].info.run_id, "eval/gap")
     assert [(m.step, m.value) for m in history] == [(10, 0.1), (20, 0.2), (30, 0.3)]
     assert children[0].info.status == "FINISHED" and children[0].data.params == {"a": "1"}
+
+
+def test_the_sampler_is_guided_for_most_of_a_small_budget():
+    from sweeps.search import Study, startup_trials
+
+    assert [startup_trials(n) for n in (3, 8, 64, 200)] == [2, 2, 10, 10]
+    p = _plan(REGISTRY["balance"], "cpu", seed=0, num_samples=None, max_reports=4)
+    assert p.search_alg._sampler._n_startup_trials == 2 and p.num_samples == 8  # 6 of the 8 default trials guided
+    stored = plan(REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study("sqlite:///x.db", "s"))
+    assert stored.search_alg._storage is not None and stored.search_alg._study_name == "s"
+
+
+def _axes(name: str, scale: str):
+    return REGISTRY[name].axes(scale), REGISTRY[name].samples(scale)

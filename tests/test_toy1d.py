@@ -44,6 +44,8 @@ def test_fit1d_beats_identity_on_seen_streaks():
     )
     metrics = fit1d(cfg)
     assert metrics["eval/narrow/heldout/removal"] > 0.5  # identity scores 0
+    assert metrics["eval/yardstick/gain_db"] == metrics["eval/thick/heldout/gain_db"]  # the 1D yardstick: one set
+    assert math.isfinite(metrics["eval/yardstick/e_r"]) and "eval/thick/seen/e_r" not in metrics
     assert math.isfinite(metrics["eval/gap"]) and "eval/unseen/removal" in metrics
 
 
@@ -86,3 +88,21 @@ def test_cli_writes_outputs(tmp_path, capsys):
     assert {"metrics.json", "config.json"} <= {p.name for p in out.iterdir()}
     assert json.loads((out / "config.json").read_text())["content"]["terms"] == 32
     assert "narrow *" in capsys.readouterr().out
+
+
+def test_both_tasks_name_their_scales_alike():
+    from derain.scales import SCALE_NAMES, SCALES
+    from derain.toy1d.scales import TOY_SCALES
+
+    assert tuple(SCALES) == tuple(TOY_SCALES) == SCALE_NAMES  # one list of names, two tasks' presets
+
+
+def test_1d_replicates_draw_their_own_functions_and_sit_the_same_exam():
+    from derain.toy1d.fit import _functions, build_eval_sets_1d
+
+    first, second = (make_toy_config("smoke", {"seed": s}) for s in (0, 1))
+    train_a, train_b = (_functions(c, c.content.count, c.seed, stream=0) for c in (first, second))
+    assert not torch.equal(train_a, train_b)
+    exam_a = [s for s in build_eval_sets_1d(first, train_a) if s.bgset == "heldout"]
+    exam_b = [s for s in build_eval_sets_1d(second, train_b) if s.bgset == "heldout"]
+    assert all(torch.equal(a.degraded, b.degraded) for a, b in zip(exam_a, exam_b, strict=True))

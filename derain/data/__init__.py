@@ -44,6 +44,7 @@ def prepare_data(
     device = torch.device(device)
     degradation = training_degradation(cfg)
     pool, heldout = banks if banks is not None else banks_for(cfg.data)
-    chosen = select_backgrounds(pool, cfg.data, torch.Generator().manual_seed(cfg.data.seed))
+    # The replicate seed (``seed``) draws the training backgrounds; ``data.seed`` fixes the pool and the exam.
+    chosen = select_backgrounds(pool, cfg.data, torch.Generator().manual_seed(cfg.seed))
     sampler = TrainSampler(chosen, degradation, cfg, device)
     return RunData(degradation, chosen, heldout, sampler, build_eval_sets(cfg, chosen, heldout))

@@ -1,8 +1,8 @@
 """Patch banks with controlled count and sharpness (DESIGN §5).
 
-A source's images are split into training and held-out images (disjoint images; for sources with fewer than
-``MIN_IMAGES_FOR_IMAGE_SPLIT`` images, disjoint bottom rows of every image instead). Candidate patches are cut
-once per (source, patch size, channels, seed, pool size, complexity) and held as a uint8 tensor bank. A run's
+A source's images are split into training and held-out images (``sources.split_source``: disjoint images, or
+disjoint rows for sources of very few images). Candidate patches are cut once per (source, patch size,
+channels, seed, pool size, complexity, held-out count) and held as a uint8 tensor bank. A run's
 N training backgrounds are drawn from that pool, optionally inside one sharpness tercile.
 """
 
@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 from derain.config import DataConfig
-from derain.data.sources import load_source
+from derain.data.sources import split_source
 from derain.errors import DataError
 
-MIN_IMAGES_FOR_IMAGE_SPLIT = 4
 BINS = ("low", "mid", "high")
 
 
@@ -77,16 +76,6 @@ def sharpness_bins(scores: torch.Tensor) -> torch.Tensor:
     return torch.bucketize(scores.double(), q, right=True)
 
 
-def _split_images(images: list[np.ndarray], fraction: float, seed: int):
-    """(train images, held-out images): disjoint images, or disjoint rows when a source has few images."""
-    if len(images) >= MIN_IMAGES_FOR_IMAGE_SPLIT:
-        order = np.random.default_rng([seed, 1]).permutation(len(images))
-        n_out = max(1, round(fraction * len(images)))
-        return [images[i] for i in order[n_out:]], [images[i] for i in order[:n_out]]
-    cut = [round(img.shape[0] * (1 - fraction)) for img in images]
-    return [img[:c] for img, c in zip(images, cut, strict=True)], [img[c:] for img, c in zip(images, cut, strict=True)]
-
-
 def _cut_patches(images: list[np.ndarray], count: int, size: int, channels: int, seed: int) -> PatchBank:
     """``count`` random crops, spread over images in proportion to their number of crop positions."""
     usable = [i for i, img in enumerate(images) if min(img.shape[:2]) >= size]
@@ -122,10 +111,9 @@ def candidate_banks(
     heldout_count: int,
 ) -> tuple[PatchBank, PatchBank]:
     """(training candidate pool of ``pool_size``, held-out pool of ``heldout_count``) patch banks; cached."""
-    images = load_source(source, patch_size, complexity, seed)
-    if not images:
-        raise DataError(f"source '{source}' has no image of at least {patch_size} px")
-    train, heldout = _split_images(images, heldout_fraction, seed)
+    train, heldout = split_source(source, patch_size, complexity, seed, heldout_fraction)
+    if not train or not heldout:
+        raise DataError(f"source '{source}' has no image of at least {patch_size} px to train or to hold out")
     return (
         _cut_patches(train, pool_size, patch_size, channels, seed),
         _cut_patches(heldout, heldout_count, patch_size, channels, seed + 1),
@@ -142,7 +130,7 @@ def bank_key(cfg: DataConfig, source: str) -> tuple:
         cfg.pool_size,
         cfg.complexity,
         cfg.heldout_fraction,
-        cfg.eval_images,
+        cfg.heldout_images,
     )
 
 

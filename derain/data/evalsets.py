@@ -1,7 +1,9 @@
-"""Fixed evaluation sets (DESIGN §4): every evaluated degradation x {seen, held-out} backgrounds.
+"""Fixed evaluation sets (DESIGN §4): every evaluated degradation x {seen, held-out} backgrounds, and the
+yardstick: the family's fixed degradations outside every training range, on held-out backgrounds.
 
 Sets are drawn on the CPU from generators seeded by (data.seed, set name), so every process and device gets
-identical sets. The 1D task builds its sets of the same ``EvalSet`` shape.
+identical sets, and the held-out and yardstick sets are the same for every trial that shares ``data.seed``
+and the held-out source. The 1D task builds its sets of the same ``EvalSet`` shape.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 
 from derain.config import Config
 from derain.data.banks import PatchBank
-from derain.degradations import evaluation_degradations, training_degradation
+from derain.degradations import Degradation, evaluation_degradations, training_degradation, yardstick_degradations
 from derain.keys import BGSETS
 from derain.seeding import eval_generator
 
@@ -31,6 +33,8 @@ class EvalSet:
     clean: torch.Tensor
     degraded: torch.Tensor
     layer: torch.Tensor
+    diagnostic: bool = True  # in the trial's own seen/unseen split (eval/seen/*, eval/unseen/*, eval/gap)
+    yardstick: bool = False  # part of the fixed exam every trial sits (eval/yardstick/*)
 
 
 def draw_indices(available: int, n: int, g: torch.Generator) -> torch.Tensor:
@@ -40,16 +44,25 @@ def draw_indices(available: int, n: int, g: torch.Generator) -> torch.Tensor:
     return torch.randperm(available, generator=g)[:n]
 
 
+def _eval_set(cfg: Config, name: str, deg: Degradation, bgset: str, bank: PatchBank, **flags: bool) -> EvalSet:
+    g = eval_generator(cfg.data.seed, f"{name}/{bgset}")
+    n = cfg.data.eval_images if bgset == "seen" else cfg.data.heldout_images
+    clean = bank.subset(draw_indices(len(bank), n, g)).as_float()
+    degraded, layer = deg.apply(clean, g)
+    return EvalSet(name, bgset, training_degradation(cfg).covers(deg), deg.masked, clean, degraded, layer, **flags)
+
+
 def build_eval_sets(cfg: Config, train_bg: PatchBank, heldout_bg: PatchBank) -> list[EvalSet]:
-    """Evaluation sets for every (degradation, background set); deterministic in ``cfg.data.seed``."""
-    trained = training_degradation(cfg)
-    n = cfg.data.eval_images
+    """Evaluation sets for every (degradation, background set), then the yardstick's held-out sets not among
+    them; deterministic in ``cfg.data.seed``."""
+    yardstick = yardstick_degradations(cfg.degradation)
     sets = []
     for name, deg in evaluation_degradations(cfg).items():
         for bgset in BGSETS:
-            g = eval_generator(cfg.data.seed, f"{name}/{bgset}")
             bank = train_bg if bgset == "seen" else heldout_bg
-            clean = bank.subset(draw_indices(len(bank), n, g)).as_float()
-            degraded, layer = deg.apply(clean, g)
-            sets.append(EvalSet(name, bgset, trained.covers(deg), deg.masked, clean, degraded, layer))
+            sets.append(_eval_set(cfg, name, deg, bgset, bank, yardstick=bgset == "heldout" and name in yardstick))
+    done = {s.degradation for s in sets}
+    for name, deg in yardstick.items():
+        if name not in done:
+            sets.append(_eval_set(cfg, name, deg, "heldout", heldout_bg, diagnostic=False, yardstick=True))
     return sets

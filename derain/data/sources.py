@@ -32,8 +32,15 @@ PHOTOS = (
     "cell",
     "motorcycle_left",
 )
+# The held-out photos, never trained on: one grayscale, three colour, different content (a man with a camera, a
+# cat, a cup, a rocket). The other 7 train: astronaut, coins, hubble_deep_field, immunohistochemistry, moon,
+# cell, motorcycle_left.
+HELDOUT_PHOTOS = ("camera", "cat", "coffee", "rocket")
 TEXTURES = ("brick", "grass", "gravel")  # 512 x 512 grayscale, high-frequency: the complex end
-PROCEDURAL_IMAGES = 40  # images generated per procedural source (split into train / held-out)
+PROCEDURAL_IMAGES = 40  # training images generated per procedural source
+PROCEDURAL_HELDOUT = 10  # held-out images per procedural source, from a stream of their own
+HELDOUT_STREAM = 1_000_000  # procedural image i of the held-out set draws from rng([seed, HELDOUT_STREAM + i])
+MIN_IMAGES_FOR_IMAGE_SPLIT = 4  # folders with fewer images hold out bottom rows instead of whole images
 BUILTIN = ("photos", "textures", "smooth", "deadleaves")
 
 
@@ -111,9 +118,39 @@ def _deadleaves_image(size: int, complexity: float, rng: np.random.Generator) ->
     return img.reshape(size, size, 3)
 
 
-def _procedural(kind: str, size: int, complexity: float, seed: int) -> list[np.ndarray]:
+def _procedural(kind: str, size: int, complexity: float, seed: int, first: int = 0, count: int = PROCEDURAL_IMAGES):
     make = _smooth_image if kind == "smooth" else _deadleaves_image
-    return [make(size, complexity, np.random.default_rng([seed, i])) for i in range(PROCEDURAL_IMAGES)]
+    return [make(size, complexity, np.random.default_rng([seed, first + i])) for i in range(count)]
+
+
+def _split_images(images: list[np.ndarray], fraction: float, seed: int) -> tuple[list, list]:
+    """(train images, held-out images): disjoint images, or disjoint rows when a source has few images."""
+    if len(images) >= MIN_IMAGES_FOR_IMAGE_SPLIT:
+        order = np.random.default_rng([seed, 1]).permutation(len(images))
+        n_out = max(1, round(fraction * len(images)))
+        return [images[i] for i in order[n_out:]], [images[i] for i in order[:n_out]]
+    cut = [round(img.shape[0] * (1 - fraction)) for img in images]
+    return [img[:c] for img, c in zip(images, cut, strict=True)], [img[c:] for img, c in zip(images, cut, strict=True)]
+
+
+def split_source(
+    source: str, min_size: int, complexity: float, seed: int, fraction: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(training images, held-out images) of ``source``, disjoint, each at least ``min_size`` px per side.
+
+    ``photos``: ``HELDOUT_PHOTOS`` are held out. Procedural sources: held-out images come from their own seed
+    stream. ``textures`` (3 images) and small folders: the bottom ``fraction`` of every image's rows. Folders:
+    a ``fraction`` of the images, drawn with ``seed``.
+    """
+    fits = lambda images: [img for img in images if min(img.shape[:2]) >= min_size]  # noqa: E731
+    if source == "photos":
+        return fits(_skimage(tuple(p for p in PHOTOS if p not in HELDOUT_PHOTOS))), fits(_skimage(HELDOUT_PHOTOS))
+    if source in ("smooth", "deadleaves"):
+        size = max(2 * min_size, 128)
+        heldout = _procedural(source, size, complexity, seed, HELDOUT_STREAM, PROCEDURAL_HELDOUT)
+        return _procedural(source, size, complexity, seed), heldout
+    train, heldout = _split_images(load_source(source, min_size, complexity, seed), fraction, seed)
+    return fits(train), fits(heldout)
 
 
 def _image_files(folder: Path) -> list[Path]:

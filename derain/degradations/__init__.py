@@ -22,6 +22,25 @@ FAMILIES = ("rain", "noise")
 # The rain-diversity ladder, narrowest first: the rungs every space and claim that varies training rain uses.
 RAIN_LADDER = ("small", "small+medium", "small+medium+large", "random")
 
+# The yardstick (DESIGN §4): degradations outside every training range a space can use (every rung of the
+# ladder, 'random' included; every named noise range), so every trial of every space sits the same exam.
+# 'steep': streaks leaning 65-80 degrees either way (random stops at 60), 60-75 px long at 128 px (random
+# stops at 55) and 11-13 px wide (random stops at 9), at medium density; 'albu': albumentations RandomRain;
+# 'gauss_extreme': Gaussian noise of sigma 60-80 (gauss_high stops at 50).
+_STEEP = {"density": (0.004, 0.008), "widths": (11, 13), "width_probs": (0.5, 0.5), "length_px": (60, 75)}
+YARDSTICK_TYPES: dict[str, dict[str, Degradation]] = {
+    "rain": {
+        "steep": RainSpec(
+            (
+                RainRange("steep_left", angle_deg=(-80.0, -65.0), **_STEEP),
+                RainRange("steep_right", angle_deg=(65.0, 80.0), **_STEEP),
+            )
+        ),
+        ThirdPartyRain.name: ThirdPartyRain(),
+    },
+    "noise": {"gauss_extreme": NoiseSpec((NoiseRange("gauss_extreme", "gaussian", 60.0, 80.0),))},
+}
+
 
 class Degradation(Protocol):
     name: str
@@ -41,10 +60,11 @@ def known_names(family: str | None = None) -> list[str]:
 
 
 def get_degradation(name: str) -> Degradation:
-    """Resolve a name or a '+'-joined union ('small+medium', 'gauss_low+poisson', 'albu')."""
+    """Resolve a name, a '+'-joined union ('small+medium', 'gauss_low+poisson') or a yardstick name ('steep')."""
     parts = [p.strip() for p in str(name).split("+")]
-    if parts == [ThirdPartyRain.name]:
-        return ThirdPartyRain()
+    yardstick = {n: d for family in YARDSTICK_TYPES.values() for n, d in family.items()}
+    if len(parts) == 1 and parts[0] in yardstick:
+        return yardstick[parts[0]]
     if all(p in RAIN_TYPES for p in parts):
         return rain_spec(name)
     if all(p in NOISE_TYPES for p in parts):
@@ -83,3 +103,8 @@ def evaluation_degradations(cfg: Config) -> dict[str, Degradation]:
     if trained_name(cfg) == "custom":
         evals["custom"] = custom_degradation(cfg)
     return evals
+
+
+def yardstick_degradations(family: str) -> dict[str, Degradation]:
+    """The yardstick of a family ('rain' | 'noise'), by name: the same for every config of that family."""
+    return dict(YARDSTICK_TYPES[family])

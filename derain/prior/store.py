@@ -22,7 +22,7 @@ from derain.prior.pretrain import layout_for, pretrain
 from derain.prior.vq import VQModel
 
 RESTORER_ONLY = ("kind", "finetune_decoder", "skip", "store", "checkpoint")
-DATA_KEYS = ("patch_size", "channels", "seed", "pool_size", "heldout_fraction", "complexity", "eval_images")
+DATA_KEYS = ("patch_size", "channels", "seed", "pool_size", "heldout_fraction", "complexity", "heldout_images")
 
 
 def prior_key(cfg: Config) -> str:

@@ -16,7 +16,7 @@ class ContentConfig:
     count: int = 64  # M: distinct training functions
     length: int = 128  # samples per function, >= 16
     eval_functions: int = 64  # functions per evaluation set
-    seed: int = 0  # content seed: the training functions, held-out functions, evaluation streaks
+    seed: int = 0  # content seed: held-out functions and evaluation streaks (the exam); not the M drawn
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _toy_train() -> TrainConfig:
 
 @dataclass(frozen=True)
 class Toy1dConfig:
-    seed: int = 0  # training seed (initialisation, batch order)
+    seed: int = 0  # replicate seed: which M training functions are drawn, initialisation, batch order
     content: ContentConfig = field(default_factory=ContentConfig)
     streaks: StreakConfig = field(default_factory=StreakConfig)
     model: Toy1dModelConfig = field(default_factory=Toy1dModelConfig)

@@ -22,12 +22,12 @@ from derain.seeding import eval_generator, seeded
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.content import make_functions
 from derain.toy1d.models import build_toy_model
-from derain.toy1d.streaks import STREAK_TYPES, StreakSpec, streak_spec
+from derain.toy1d.streaks import STREAK_TYPES, YARDSTICK_STREAKS, StreakSpec, streak_spec
 
 
-def _functions(cfg: Toy1dConfig, count: int, stream: int) -> torch.Tensor:
+def _functions(cfg: Toy1dConfig, count: int, seed: int, stream: int) -> torch.Tensor:
     c = cfg.content
-    return make_functions(c.family, count, c.terms, c.length, torch.Generator().manual_seed(c.seed * 1000 + stream))
+    return make_functions(c.family, count, c.terms, c.length, torch.Generator().manual_seed(seed * 1000 + stream))
 
 
 def eval_streaks(cfg: Toy1dConfig) -> dict[str, StreakSpec]:
@@ -45,20 +45,21 @@ def seen_streaks(cfg: Toy1dConfig) -> set[str]:
 
 
 def build_eval_sets_1d(cfg: Toy1dConfig, train_functions: torch.Tensor) -> list[EvalSet]:
-    """Fixed evaluation sets; seen-function sets reuse training functions (with replacement when M < n)."""
+    """Fixed evaluation sets: every named streak range on seen functions (training functions, with replacement
+    when M < n) and on held-out functions, then the yardstick's held-out set."""
     trained = streak_spec(cfg.streaks.train, cfg.streaks)
     n = cfg.content.eval_functions
-    heldout = _functions(cfg, n, stream=1)
+    heldout = _functions(cfg, n, cfg.content.seed, stream=1)  # the exam: fixed by content.seed
+    plan = [(name, spec, bgset, {}) for name, spec in eval_streaks(cfg).items() for bgset in BGSETS]
+    plan += [
+        (name, spec, "heldout", {"diagnostic": False, "yardstick": True}) for name, spec in YARDSTICK_STREAKS.items()
+    ]
     sets = []
-    for name, spec in eval_streaks(cfg).items():
-        for bgset in BGSETS:
-            g = eval_generator(cfg.content.seed, f"{name}/{bgset}")
-            if bgset == "seen":
-                clean = train_functions[torch.randint(len(train_functions), (n,), generator=g)]
-            else:
-                clean = heldout
-            degraded, support = spec.apply(clean, g)
-            sets.append(EvalSet(name, bgset, trained.covers(spec), True, clean, degraded, support))
+    for name, spec, bgset, flags in plan:
+        g = eval_generator(cfg.content.seed, f"{name}/{bgset}")
+        clean = train_functions[torch.randint(len(train_functions), (n,), generator=g)] if bgset == "seen" else heldout
+        degraded, support = spec.apply(clean, g)
+        sets.append(EvalSet(name, bgset, trained.covers(spec), True, clean, degraded, support, **flags))
     return sets
 
 
@@ -77,7 +78,7 @@ class _Sampler:
 
 def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> Task:
     """The loop's Task: M training functions, the fixed evaluation sets, the model, the signal plot."""
-    functions = _functions(cfg, cfg.content.count, stream=0)
+    functions = _functions(cfg, cfg.content.count, cfg.seed, stream=0)  # the replicate seed draws the M functions
     sets = build_eval_sets_1d(cfg, functions)
     spec = streak_spec(cfg.streaks.train, cfg.streaks)
     sampler = _Sampler(functions, spec, cfg.streaks.degrade_probability, device)

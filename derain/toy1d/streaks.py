@@ -68,6 +68,14 @@ class StreakSpec(UnionSpec):
         return add_streaks(clean, self, generator)
 
 
+# The 1D yardstick: streaks of training amplitude and density but a width no training range has (broad and wide
+# stop at 11), so removing them takes knowing the content, not the streak shape; unlike 'extreme', it does not
+# saturate removal.
+YARDSTICK_STREAKS: dict[str, StreakSpec] = {
+    "thick": StreakSpec((StreakRange("thick", (0.01, 0.03), (13, 21), (0.2, 0.4)),))
+}
+
+
 def streak_spec(name: str, custom=None) -> StreakSpec:
     """Resolve a name, a '+'-joined union, or 'custom' (ranges from a StreakConfig ``custom``)."""
     if name == "custom" and custom is not None:

@@ -5,14 +5,14 @@ source. Expect unseen-rain removal to fall and the seen/unseen gap to grow with 
 sources, while held-out background PSNR rises.
 """
 
-from derain.keys import UNSEEN_REMOVAL
+from derain.keys import YARDSTICK_GAIN
 from sweeps.spaces.base import Space, log2_grid
 
 SPACE = Space(
     name="backgrounds",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     grid={
         "smoke": {"data.num_backgrounds": [4, 64], "data.source": ["smooth"]},
         "cpu": {"data.num_backgrounds": log2_grid(4, 1024, 2), "data.source": ["photos", "textures"]},

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from derain.keys import GAP, HELDOUT_PSNR, UNSEEN_REMOVAL, direction
+from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, direction
 
 TASKS = ("derain", "toy1d")
 
@@ -42,7 +42,7 @@ class Space:
     sampled: dict[str, dict[str, tuple]] = field(default_factory=dict)  # scale -> {key: (kind, *args)}
     num_samples: dict[str, int] = field(default_factory=dict)  # scale -> trials drawn (sample-based spaces)
     fixed: dict[str, dict[str, Any]] = field(default_factory=dict)  # scale -> overrides for every trial
-    columns: tuple[str, ...] = (UNSEEN_REMOVAL, GAP, HELDOUT_PSNR)  # live table
+    columns: tuple[str, ...] = (YARDSTICK_GAIN, YARDSTICK_E_B, UNSEEN_REMOVAL, GAP)  # live table
     # scale -> explicit trials, each a dict of overrides that may name its own "task": for spaces that mix
     # tasks or whose trials are not a product of axes (the claims space)
     points: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -4,14 +4,14 @@ Grid: architecture x width/depth x N. If the shortcut, not capacity, drives the 
 unseen-rain removal with N appears for every architecture and size.
 """
 
-from derain.keys import UNSEEN_REMOVAL
+from derain.keys import YARDSTICK_GAIN
 from sweeps.spaces.base import Space
 
 SPACE = Space(
     name="capacity",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     grid={
         "smoke": {"model.name": ["resnet", "unet"], "data.num_backgrounds": [16]},
         "cpu": {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from derain.degradations import RAIN_LADDER
-from derain.keys import UNSEEN_REMOVAL
+from derain.keys import YARDSTICK_GAIN
 from derain.toy1d.streaks import STREAK_LADDER
 from sweeps.spaces.base import Space
 
@@ -55,7 +55,7 @@ SPACE = Space(
     name="claims",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     points={scale: _points(scale) for scale in SIZES},
     report=True,
 )

@@ -5,7 +5,7 @@ Grid on the denoising analogue: training noise range {gauss_low, gauss_low+gauss
 evaluation on stronger Gaussian and on Poisson noise (whole-image metrics).
 """
 
-from derain.keys import UNSEEN_REMOVAL
+from derain.keys import YARDSTICK_GAIN
 from sweeps.spaces.base import Space
 
 _ALL = {"degradation": "noise"}
@@ -14,7 +14,7 @@ SPACE = Space(
     name="denoise",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     grid={
         "smoke": {"noise.train": ["gauss_low"], "data.num_backgrounds": [4, 64]},
         "cpu": {"noise.train": ["gauss_low", "gauss_low+gauss_mid"], "data.num_backgrounds": [4, 64, 1024]},

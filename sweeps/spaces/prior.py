@@ -5,14 +5,14 @@ codebook pre-trained on generic clean patches (once per sweep, cached), so it ca
 saw; compare eval/unseen/removal and e_r between the arms at equal N.
 """
 
-from derain.keys import GAP, HELDOUT_PSNR, UNSEEN_E_R, UNSEEN_REMOVAL
+from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_R, YARDSTICK_GAIN
 from sweeps.spaces.base import Space
 
 SPACE = Space(
     name="prior",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     grid={
         "smoke": {"prior.kind": ["none", "vq"], "data.num_backgrounds": [16], "data.source": ["smooth"]},
         "cpu": {"prior.kind": ["none", "vq"], "data.num_backgrounds": [16, 1024], "data.source": ["photos"]},
@@ -28,5 +28,5 @@ SPACE = Space(
         },
     },
     fixed={"gpu": {"data.pool_size": 4096}, "paper": {"data.pool_size": 8192}},
-    columns=(UNSEEN_REMOVAL, UNSEEN_E_R, GAP, HELDOUT_PSNR),
+    columns=(YARDSTICK_GAIN, YARDSTICK_E_R, UNSEEN_REMOVAL, GAP),
 )

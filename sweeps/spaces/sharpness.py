@@ -4,14 +4,14 @@ Grid: sharpness tercile of the candidate pool {low, mid, high} x number of backg
 unseen-rain removal for the low bin at equal N.
 """
 
-from derain.keys import UNSEEN_REMOVAL
+from derain.keys import YARDSTICK_GAIN
 from sweeps.spaces.base import Space
 
 SPACE = Space(
     name="sharpness",
     hypothesis=__doc__,
     task="derain",
-    metric=UNSEEN_REMOVAL,
+    metric=YARDSTICK_GAIN,
     grid={
         "smoke": {"data.sharpness_bin": ["low", "high"], "data.num_backgrounds": [16]},
         "cpu": {"data.sharpness_bin": ["low", "mid", "high"], "data.num_backgrounds": [16, 256]},
