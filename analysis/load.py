@@ -1,8 +1,9 @@
 """Load a sweep into tidy pandas frames, from MLflow (parent + child runs) or from a Ray experiment directory.
 
 ``trials`` has one row per trial. Columns:
-- ``trial_id``, ``status`` (finished | stopped | failed | running; 'stopped': the scheduler ended it before
-  its last step, so it is no finished trial), ``run_id`` (MLflow only, else empty), ``node``;
+- ``trial_id``, ``status`` (finished | stopped | failed | lost | running; 'stopped': the scheduler ended it
+  before its last step, so it is no finished trial; 'lost': a killed driver started it and the resumed sweep
+  never ran it), ``run_id`` (MLflow only, else empty), ``node``;
 - every config key of the trial, dotted (``data.num_backgrounds``, ``rain.train``, ``seed`` …), typed back
   to numbers where they are numbers;
 - every reported metric under its own key (``eval/unseen/removal``, ``train/loss`` …): the final value;
@@ -68,7 +69,7 @@ def add_replicates(trials: pd.DataFrame) -> pd.DataFrame:
 def _mlflow_status(run: Any) -> str:
     if run.data.tags.get(STOPPED_TAG) == "true":
         return "stopped"
-    return {"FINISHED": "finished", "FAILED": "failed"}.get(run.info.status, "running")
+    return {"FINISHED": "finished", "FAILED": "failed", "KILLED": "lost"}.get(run.info.status, "running")
 
 
 def parent_run(client, experiment: str, sweep: str | None = None):

@@ -11,18 +11,23 @@ from derain.metrics import SetResult, set_metrics, summarize
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 32) -> torch.Tensor:
-    """Model output for ``images`` (n, C, H, W) or (n, 1, L) in [0, 1], in chunks, clamped to [0, 1], on the CPU."""
+    """Model output for ``images`` (n, C, H, W) or (n, 1, L) in [0, 1], in chunks, clamped to [0, 1], on
+    ``device``."""
     model.eval()
     chunks = (images[i : i + batch].to(device) for i in range(0, len(images), batch))
-    return torch.cat([model(x).float().clamp(0, 1).cpu() for x in chunks])
+    return torch.cat([model(x).float().clamp(0, 1) for x in chunks])
 
 
 def evaluate_sets(model: nn.Module, sets: list[EvalSet], device: torch.device, batch: int = 32) -> dict[str, float]:
-    """The namespaced metric dict (``eval/<deg>/<bgset>/<metric>`` and summaries) of ``model`` on ``sets``."""
+    """The namespaced metric dict (``eval/<deg>/<bgset>/<metric>`` and summaries) of ``model`` on ``sets``.
+
+    The metrics run batched on ``device`` (scikit-image's whole-image SSIM copies to the CPU).
+    """
     results = []
     for s in sets:
         out = predict(model, s.degraded, device, batch)
-        values = set_metrics(out, s.degraded, s.clean, s.layer, s.masked)
+        degraded, clean, layer = (t.to(device) for t in (s.degraded, s.clean, s.layer))
+        values = set_metrics(out, degraded, clean, layer, s.masked)
         results.append(SetResult(s.degradation, s.bgset, s.seen, values, s.diagnostic, s.yardstick))
     return summarize(results)
 

@@ -28,7 +28,7 @@ def save_triptych(model: nn.Module, sets: list[EvalSet], device: torch.device, p
     rows = showcase_sets(sets)
     fig, axes = plt.subplots(len(rows), 3, figsize=(7.5, 2.6 * len(rows)), squeeze=False)
     for ax_row, s in zip(axes, rows, strict=True):
-        out = predict(model, s.degraded[:1], device)
+        out = predict(model, s.degraded[:1], device).cpu()
         for ax, img, title in zip(ax_row, (s.degraded[0], out[0], s.clean[0]), PANELS, strict=True):
             arr = img.permute(1, 2, 0).numpy()
             ax.imshow(arr.squeeze(-1) if arr.shape[-1] == 1 else arr, cmap="gray", vmin=0, vmax=1)
@@ -44,7 +44,7 @@ def save_signal_plot(model: nn.Module, sets: list[EvalSet], device: torch.device
     rows = showcase_sets(sets)
     fig, axes = plt.subplots(len(rows), 1, figsize=(8, 2.4 * len(rows)), squeeze=False)
     for ax, s in zip(axes[:, 0], rows, strict=True):
-        out = predict(model, s.degraded[:1], device)[0, 0]
+        out = predict(model, s.degraded[:1], device)[0, 0].cpu()
         ax.plot(s.degraded[0, 0], color="0.6", lw=1, label="degraded")
         ax.plot(out, color="C3", lw=1.2, label="output")
         ax.plot(s.clean[0, 0], color="C0", lw=1, ls="--", label="clean")

@@ -66,6 +66,19 @@ class PruningAwareOptunaSearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self._final_step = final_step
 
+    def _setup_study(self, mode: str | list[str]) -> None:
+        super()._setup_study(mode)
+        metrics = self._metric if isinstance(self._metric, list) else [self._metric]
+        self._ot_study.set_metric_names(metrics)  # optuna-dashboard shows the metric keys, not "0" and "1"
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Restore (``--resume``), then close the trials the dead driver had asked for and never told: they
+        would stay RUNNING in the persisted study forever. Tune re-runs those trials, told anew."""
+        super().restore(checkpoint_path)
+        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        for trial in running:
+            self._ot_study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         stopped = not error and result is not None and result.get(TRAIN_STEP, self._final_step) < self._final_step
         if stopped and trial_id not in self._completed_trials:

@@ -194,13 +194,26 @@ class MlflowSweepCallback(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         failed = sum(t.status == "ERROR" for t in trials)
+        known = {t.trial_id for t in trials}
 
         def close() -> None:
+            self._close_lost(known)
             self.client.set_tag(self.ensure_parent(), "trials", f"{len(trials)} ({failed} failed)")
             self.client.set_terminated(self.ensure_parent(), status="FINISHED")
 
         self._submit(close)
         self.flush()
+
+    def _close_lost(self, known: set[str]) -> None:
+        """Children of trials Tune no longer has (a killed driver started them after its last experiment
+        checkpoint; the resumed sweep never runs them) are closed as KILLED and tagged, never left RUNNING."""
+        parent = self.ensure_parent()
+        exp = self.client.get_run(parent).info.experiment_id
+        query = f"tags.`{PARENT_TAG}` = '{parent}' and attributes.status = 'RUNNING'"
+        for run in self.client.search_runs([exp], query):
+            if run.data.tags.get(TRIAL_TAG) not in known:
+                self.client.set_tag(run.info.run_id, "status", "lost")
+                self.client.set_terminated(run.info.run_id, status="KILLED")
 
 
 class _TrialView:
