@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from derain.keys import BGSETS, SUMMARY, info
+from derain.keys import BGSETS, SUMMARY, YARDSTICK_E_B, YARDSTICK_E_R, YARDSTICK_GAIN, info
 
-COLUMNS = ("removal", "e_r", "e_b", "psnr", "ssim")
+COLUMNS = ("gain_db", "removal", "e_b", "psnr_y", "ssim_y")
+YARDSTICK_LINES = (YARDSTICK_GAIN, YARDSTICK_E_R, YARDSTICK_E_B)  # the exam every trial sits, printed first
 
 
 def _fmt(value: float | None, key: str) -> str:
@@ -40,5 +41,5 @@ def metric_table(metrics: Mapping[str, float], seen: Iterable[str] | None = None
     if seen:
         lines.append("* = inside the training ranges (seen degradation); removal: 1 = all removed, 0 = none")
     lines.append("")
-    lines += [f"{k:<22}{_fmt(metrics[k], k):>10}" for k in SUMMARY if k in metrics]
+    lines += [f"{k:<24}{_fmt(metrics[k], k):>10}" for k in (*YARDSTICK_LINES, *SUMMARY) if k in metrics]
     return "\n".join(lines)

@@ -143,6 +143,8 @@ def test_cli_writes_its_four_outputs(tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["data"]["num_backgrounds"] == 4
     printed = capsys.readouterr().out
     assert "small *" in printed and "eval/gap" in printed and f"{metrics['eval/heldout/psnr']:.2f}" in printed
+    assert f"{'eval/yardstick/gain_db':<24}{metrics['eval/yardstick/gain_db']:>10.2f}" in printed  # the exam
+    assert "steep" in printed and "gain_db" in printed and "ssim_y" in printed
 
 
 @pytest.mark.parametrize(
