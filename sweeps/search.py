@@ -9,6 +9,7 @@ to cover the grid.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,9 @@ class PruningAwareOptunaSearch(OptunaSearch):
     def _setup_study(self, mode: str | list[str]) -> None:
         super()._setup_study(mode)
         metrics = self._metric if isinstance(self._metric, list) else [self._metric]
-        self._ot_study.set_metric_names(metrics)  # optuna-dashboard shows the metric keys, not "0" and "1"
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use; the warning is noise
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._ot_study.set_metric_names(metrics)  # optuna-dashboard shows the metric keys, not "0" and "1"
 
     def restore(self, checkpoint_path: str) -> None:
         """Restore (``--resume``), then close the trials the dead driver had asked for and never told: they
