@@ -215,19 +215,8 @@ def _summary(results: Any, plan: SweepPlan) -> None:
 
 def _report(plan: SweepPlan) -> None:
     """Run analysis/report.py on the finished sweep, in its own process (analysis imports sweeps, not back)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "analysis.report",
-        "--experiment",
-        plan.space.name,
-        "--sweep",
-        plan.name,
-        "--tracking-uri",
-        plan.tracking_uri,
-        "--out",
-        f"{plan.experiment}/report",
-    ]
+    where = ["--tracking-uri", plan.tracking_uri, "--out", f"{plan.experiment}/report"]
+    cmd = [sys.executable, "-m", "analysis.report", "--experiment", plan.space.name, "--sweep", plan.name, *where]
     done = subprocess.run(cmd, capture_output=True, text=True)
     print(done.stdout + (done.stderr if done.returncode else ""))
     if done.returncode:
