@@ -44,25 +44,29 @@ def draw_indices(available: int, n: int, g: torch.Generator) -> torch.Tensor:
     return torch.randperm(available, generator=g)[:n]
 
 
-def _eval_set(cfg: Config, name: str, deg: Degradation, bgset: str, bank: PatchBank, **flags: bool) -> EvalSet:
+def _eval_set(
+    cfg: Config, name: str, deg: Degradation, bgset: str, bank: PatchBank, seen: bool, **flags: bool
+) -> EvalSet:
     g = eval_generator(cfg.data.seed, f"{name}/{bgset}")
     n = cfg.data.eval_images if bgset == "seen" else cfg.data.heldout_images
     clean = bank.subset(draw_indices(len(bank), n, g)).as_float()
     degraded, layer = deg.apply(clean, g)
-    return EvalSet(name, bgset, training_degradation(cfg).covers(deg), deg.masked, clean, degraded, layer, **flags)
+    return EvalSet(name, bgset, seen, deg.masked, clean, degraded, layer, **flags)
 
 
 def build_eval_sets(cfg: Config, train_bg: PatchBank, heldout_bg: PatchBank) -> list[EvalSet]:
     """Evaluation sets for every (degradation, background set), then the yardstick's held-out sets not among
     them; deterministic in ``cfg.data.seed``."""
-    yardstick = yardstick_degradations(cfg.degradation)
+    trained, yardstick = training_degradation(cfg), yardstick_degradations(cfg.degradation)
     sets = []
     for name, deg in evaluation_degradations(cfg).items():
         for bgset in BGSETS:
             bank = train_bg if bgset == "seen" else heldout_bg
-            sets.append(_eval_set(cfg, name, deg, bgset, bank, yardstick=bgset == "heldout" and name in yardstick))
+            in_yardstick = bgset == "heldout" and name in yardstick
+            sets.append(_eval_set(cfg, name, deg, bgset, bank, trained.covers(deg), yardstick=in_yardstick))
     done = {s.degradation for s in sets}
     for name, deg in yardstick.items():
         if name not in done:
-            sets.append(_eval_set(cfg, name, deg, "heldout", heldout_bg, diagnostic=False, yardstick=True))
+            seen = trained.covers(deg)
+            sets.append(_eval_set(cfg, name, deg, "heldout", heldout_bg, seen, diagnostic=False, yardstick=True))
     return sets
