@@ -61,7 +61,7 @@ def add_replicates(trials: pd.DataFrame) -> pd.DataFrame:
     keys = [
         c for c in trials.columns if c not in (*BOOKKEEPING, "seed") and not c.startswith((*LOGGED_PREFIXES, "best/"))
     ]
-    point = trials[keys].astype(str).agg("|".join, axis=1) if keys else pd.Series("", index=trials.index)
+    point = trials[keys].map(str).agg("|".join, axis=1) if keys else pd.Series("", index=trials.index)
     replicate = trials.groupby(point)["seed"].rank(method="dense").astype(int) - 1
     return trials.assign(replicate=replicate)
 

@@ -23,14 +23,15 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
 from analysis import figures
-from analysis.claims import ALBU_REMOVAL, EXTREME_REMOVAL, check_claims
+from analysis.claims import check_claims
 from analysis.load import load_mlflow, load_ray
-from derain.keys import GAP, UNSEEN_REMOVAL
+from derain.keys import GAP, UNSEEN_REMOVAL, eval_key
 from derain.scales import SMALL_SCALES
 from sweeps.results import default_tracking_uri
 from sweeps.spaces import REGISTRY
 
 N = "data.num_backgrounds"
+ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key("extreme", "heldout", "removal")
 GROUPS = ("data.source", "model.name", "prior.kind", "rain.train", "noise.train", "data.sharpness_bin")
 
 

@@ -101,7 +101,7 @@ class TrainConfig:
 class PriorConfig:
     """Generative content prior (DESIGN §7): a VQ autoencoder pre-trained on clean patches, frozen."""
 
-    kind: str = "none"  # none | vq: constrain the restorer's output to the prior's image manifold
+    kind: str = "none"  # none | vq: constrain the output to the prior's codebook | ae: same, unquantised
     codebook_size: int = 256  # K codes
     embed_dim: int = 32  # code dimension
     width: int = 32  # taming 'ch', a multiple of 32 (GroupNorm with 32 groups)

@@ -40,7 +40,7 @@ def build_task(cfg: Config, device: torch.device, banks: tuple[PatchBank, PatchB
     """
     data = prepare_data(cfg, device, banks)
     extra: dict[str, float] = {}
-    if cfg.prior.kind == "vq":  # the prior replaces model.name: a fresh encoder into a frozen codebook
+    if cfg.prior.kind != "none":  # the prior replaces model.name: a fresh encoder into its frozen decoder
         model, extra = build_prior_restorer(cfg, device)
     else:
         model = seeded(cfg.seed, lambda: build_model(cfg.model, cfg.data.channels))

@@ -21,7 +21,7 @@ CHOICES = {
     "data.channels": (1, 3),
     "train.loss": ("l1", "l2", "charbonnier"),
     "train.schedule": ("multistep", "cosine", "constant"),
-    "prior.kind": ("none", "vq"),
+    "prior.kind": ("none", "vq", "ae"),
 }
 
 
@@ -98,9 +98,9 @@ def _check_prior(cfg: Config) -> None:
     check_bounds("prior.skip", p.skip, 0, 1e3)
     if p.pretrain_source != "generic":
         _check_source(p.pretrain_source)
-    if p.kind == "vq" and p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
+    if p.kind != "none" and p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
         raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
-    if p.kind == "vq" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):
+    if p.kind != "none" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):
         raise ConfigError(f"data.patch_size={cfg.data.patch_size} must be a multiple of 2**(prior.levels-1)")
 
 

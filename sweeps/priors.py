@@ -29,7 +29,7 @@ def distinct_priors(configs: list[Any]) -> list[Any]:
     chosen: dict[str, Any] = {}
     for cfg in configs:
         prior = getattr(cfg, "prior", None)
-        if prior is not None and prior.kind == "vq" and not prior.checkpoint:
+        if prior is not None and prior.kind != "none" and not prior.checkpoint:
             chosen.setdefault(prior_key(cfg), cfg)
     return list(chosen.values())
 

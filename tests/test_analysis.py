@@ -10,7 +10,7 @@ import pytest
 import ray
 
 from analysis import figures
-from analysis.claims import CLAIMS, bootstrap_diff, check_claims, spearman_test
+from analysis.claims import CLAIMS
 
 N = "data.num_backgrounds"
 
@@ -34,99 +34,10 @@ def _frame(effect: float, noise: float = 0.0, seeds: int = 3, ns=(4, 16, 64, 256
                     "eval/gap": 0.95 - unseen,
                     "eval/heldout/psnr": 30 - effect * np.log2(n),
                     "eval/unseen/e_r": 0.1 - effect * np.log2(n) / 100,
+                    "eval/yardstick/gain_db": 5 + effect * np.log2(n) + noise * rng.standard_normal(),
                 }
             )
     return pd.DataFrame(rows)
-
-
-def test_monotone_effect_is_supported_and_its_reverse_contradicted():
-    assert spearman_test(np.arange(10), -np.arange(10.0), -1)[0] == "supported"
-    assert spearman_test(np.arange(10), np.arange(10.0), -1)[0] == "contradicted"
-    assert CLAIMS["T1"](_frame(-0.5)).verdict == "supported"
-    assert CLAIMS["T1"](_frame(+0.5)).verdict == "contradicted"
-    assert CLAIMS["T8"](_frame(-0.5)).verdict == "supported"  # psnr rises with N in this frame
-
-
-def test_permutation_p_does_not_depend_on_row_order():
-    frame = _frame(-0.1, noise=0.05)
-    shuffled = frame.sample(frac=1.0, random_state=1)
-    assert CLAIMS["T1"](frame).statistic == CLAIMS["T1"](shuffled).statistic
-
-
-def test_noise_and_too_few_points_are_inconclusive():
-    assert CLAIMS["T1"](_frame(0.0, noise=0.2)).verdict == "inconclusive"
-    assert spearman_test([1, 2], [2.0, 1.0], -1)[0] == "inconclusive"
-    assert CLAIMS["T1"](_frame(-0.5, seeds=1, ns=(4, 1024))).verdict == "inconclusive"
-    assert bootstrap_diff([0.1, 0.2], +1)[0] == "inconclusive"
-
-
-def test_paired_differences():
-    rng = np.random.default_rng(0)
-    assert bootstrap_diff(0.3 + 0.01 * rng.standard_normal(8), +1)[0] == "supported"
-    assert bootstrap_diff(-0.3 + 0.01 * rng.standard_normal(8), +1)[0] == "contradicted"
-    assert bootstrap_diff(rng.standard_normal(8), +1)[0] == "inconclusive"
-    base = _frame(-0.2)
-    with_prior = pd.concat(
-        [
-            base.assign(**{"prior.kind": "none"}),
-            base.assign(
-                **{
-                    "prior.kind": "vq",
-                    "eval/unseen/removal": base["eval/unseen/removal"] + 0.1,
-                    "trial_id": base["trial_id"] + "-vq",
-                }
-            ),
-        ]
-    )
-    assert CLAIMS["T5"](with_prior).verdict == "supported"
-
-
-def _toy_frame(effect: float, ladder: bool = True) -> pd.DataFrame:
-    """1D trials: unseen removal falls with M at the highest K by ``effect`` per decade; wider streaks help."""
-    rows = []
-    for s in range(3):
-        for k in (4, 32):
-            for m in (1, 16, 256, 4096):
-                unseen = 0.95 - (effect if k == 32 else 0.0) * np.log10(m) / 10 + 0.001 * s
-                rows.append(
-                    {
-                        "content.terms": k,
-                        "content.count": m,
-                        "streaks.train": "narrow",
-                        "seed": s,
-                        "eval/unseen/removal": unseen,
-                        "eval/gap": 0.98 - unseen,
-                        "eval/extreme/heldout/removal": 0.9 + 0.001 * s,
-                    }
-                )
-        for level, streaks in enumerate(("narrow+wide", "broad") if ladder else (), start=1):
-            rows.append(
-                {
-                    "content.terms": 32,
-                    "content.count": 4096,
-                    "streaks.train": streaks,
-                    "seed": s,
-                    "eval/unseen/removal": 0.97,
-                    "eval/gap": 0.0,
-                    "eval/extreme/heldout/removal": 0.9 + 0.03 * level + 0.001 * s,
-                }
-            )
-    return pd.DataFrame(rows).assign(status="finished", trial_id=lambda d: [f"t{i}" for i in range(len(d))])
-
-
-def test_t7_reads_the_m_ladder_at_high_k_and_the_streak_ladder():
-    assert CLAIMS["T7"](_toy_frame(0.1)).verdict == "supported"
-    assert CLAIMS["T7"](_toy_frame(-0.1)).verdict == "contradicted"
-    assert CLAIMS["T7"](_toy_frame(0.1, ladder=False)).verdict == "inconclusive"  # T4 part has one level only
-    low_k_only = _toy_frame(0.1)
-    assert CLAIMS["T7"](low_k_only[low_k_only["content.terms"] == 4]).verdict == "inconclusive"  # no effect at K=4
-
-
-def test_claims_without_their_trials_are_inconclusive_never_a_pass():
-    table = check_claims(_frame(-0.5))
-    assert list(table["claim"]) == list(CLAIMS)
-    for claim in ("T2", "T3", "T4", "T5", "T6", "T7"):
-        assert table.set_index("claim").loc[claim, "verdict"] == "inconclusive"
 
 
 def test_figures_render_on_synthetic_frames():
@@ -238,8 +149,8 @@ def test_claims_use_the_n_ladder_not_trials_added_for_other_claims():
     ladder_rows = _frame(-0.5, seeds=2, ns=(4, 64, 1024)).assign(**{"rain.train": "small", "model.name": "resnet"})
     other = _frame(+2.0, seeds=2, ns=(64,)).assign(**{"rain.train": "random", "model.name": "resnet"})
     mixed = pd.concat([ladder_rows, other.assign(trial_id=other["trial_id"] + "-r")], ignore_index=True)
-    verdict = CLAIMS["T1"](mixed)
-    assert "n = 6" in verdict.statistic and verdict.verdict == "supported"
+    finding = CLAIMS["T1"](mixed, 999)
+    assert "n = 6" in finding.statistic and finding.value < -0.9
 
 
 def test_replicates_count_the_seeds_of_one_config_point():

@@ -24,7 +24,7 @@ TINY = {
     "prior.embed_dim": 8,
     "prior.pretrain_iterations": 120,
     "prior.pretrain_batch": 8,
-    "prior.pretrain_source": "smooth",
+    "prior.pretrain_source": "textures",
     "prior.restart_every": 20,
 }
 

@@ -1,7 +1,8 @@
 """Patch banks with controlled count and sharpness (DESIGN §5).
 
 A source's images are split into training and held-out images (``sources.split_source``: disjoint images, or
-disjoint rows for sources of very few images). Candidate patches are cut once per (source, patch size,
+disjoint rows for sources of very few images; procedural sources draw one distinct image per candidate patch,
+so N backgrounds are N distinct images). Candidate patches are cut once per (source, patch size,
 channels, seed, pool size, complexity, held-out count) and held as a uint8 tensor bank. A run's
 N training backgrounds are drawn from that pool, optionally inside one sharpness tercile.
 """
@@ -111,7 +112,7 @@ def candidate_banks(
     heldout_count: int,
 ) -> tuple[PatchBank, PatchBank]:
     """(training candidate pool of ``pool_size``, held-out pool of ``heldout_count``) patch banks; cached."""
-    train, heldout = split_source(source, patch_size, complexity, seed, heldout_fraction)
+    train, heldout = split_source(source, patch_size, complexity, seed, heldout_fraction, (pool_size, heldout_count))
     if not train or not heldout:
         raise DataError(f"source '{source}' has no image of at least {patch_size} px to train or to hold out")
     return (

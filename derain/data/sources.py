@@ -39,6 +39,7 @@ HELDOUT_PHOTOS = ("camera", "cat", "coffee", "rocket")
 TEXTURES = ("brick", "grass", "gravel")  # 512 x 512 grayscale, high-frequency: the complex end
 PROCEDURAL_IMAGES = 40  # training images generated per procedural source
 PROCEDURAL_HELDOUT = 10  # held-out images per procedural source, from a stream of their own
+PROCEDURAL_COUNTS = (PROCEDURAL_IMAGES, PROCEDURAL_HELDOUT)
 HELDOUT_STREAM = 1_000_000  # procedural image i of the held-out set draws from rng([seed, HELDOUT_STREAM + i])
 MIN_IMAGES_FOR_IMAGE_SPLIT = 4  # folders with fewer images hold out bottom rows instead of whole images
 BUILTIN = ("photos", "textures", "smooth", "deadleaves")
@@ -134,21 +135,23 @@ def _split_images(images: list[np.ndarray], fraction: float, seed: int) -> tuple
 
 
 def split_source(
-    source: str, min_size: int, complexity: float, seed: int, fraction: float
+    source: str, min_size: int, complexity: float, seed: int, fraction: float, counts: tuple[int, int] | None = None
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(training images, held-out images) of ``source``, disjoint, each at least ``min_size`` px per side.
 
     ``photos``: ``HELDOUT_PHOTOS`` are held out. Procedural sources: held-out images come from their own seed
-    stream. ``textures`` (3 images) and small folders: the bottom ``fraction`` of every image's rows. Folders:
-    a ``fraction`` of the images, drawn with ``seed``.
+    stream; with ``counts`` = (training, held-out) they are that many distinct images of exactly ``min_size``
+    px, one per patch the caller cuts, so that N backgrounds are N distinct images (photos have about 11).
+    ``textures`` (3 images) and small folders: the bottom ``fraction`` of every image's rows. Folders: a
+    ``fraction`` of the images, drawn with ``seed``.
     """
     fits = lambda images: [img for img in images if min(img.shape[:2]) >= min_size]  # noqa: E731
     if source == "photos":
         return fits(_skimage(tuple(p for p in PHOTOS if p not in HELDOUT_PHOTOS))), fits(_skimage(HELDOUT_PHOTOS))
     if source in ("smooth", "deadleaves"):
-        size = max(2 * min_size, 128)
-        heldout = _procedural(source, size, complexity, seed, HELDOUT_STREAM, PROCEDURAL_HELDOUT)
-        return _procedural(source, size, complexity, seed), heldout
+        size, (train, held) = (min_size, counts) if counts else (max(2 * min_size, 128), PROCEDURAL_COUNTS)
+        heldout = _procedural(source, size, complexity, seed, HELDOUT_STREAM, held)
+        return _procedural(source, size, complexity, seed, 0, train), heldout
     train, heldout = _split_images(load_source(source, min_size, complexity, seed), fraction, seed)
     return fits(train), fits(heldout)
 

@@ -16,11 +16,16 @@ from derain.seeding import seeded
 
 
 def build_prior_restorer(cfg: Config, device: torch.device | str = "cpu") -> tuple[PriorRestorer, dict[str, float]]:
-    """(restorer with a frozen prior, prior metrics). ``cfg.prior.kind`` must be 'vq'."""
+    """(restorer with a frozen prior, prior metrics). ``cfg.prior.kind`` 'vq' quantises the encoder's output
+    to the codebook; 'ae' feeds it to the same frozen decoder unquantised (the baseline that separates the
+    codebook from any autoencoder bottleneck)."""
     if cfg.prior.checkpoint:
         prior, metrics = load_taming(cfg.prior.checkpoint), {"prior/from_checkpoint": 1.0}
     else:
         prior, metrics, hit = ensure_prior(cfg, device)
         metrics = {**metrics, "prior/cache_hit": float(hit)}
-    model = seeded(cfg.seed, lambda: PriorRestorer(prior, cfg.prior.finetune_decoder, cfg.prior.skip))
+    model = seeded(
+        cfg.seed,
+        lambda: PriorRestorer(prior, cfg.prior.finetune_decoder, cfg.prior.skip, quantize=cfg.prior.kind == "vq"),
+    )
     return model, metrics

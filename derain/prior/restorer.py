@@ -3,7 +3,8 @@ frozen decoder renders the output, so the output is built only from clean-image 
 
 Input and output (B, C, H, W) in [0, 1]; H and W are padded (reflect) to a multiple of the prior's factor.
 ``finetune_decoder`` un-freezes decoder and post-quant conv (the paper's fine-tuned VQGAN); ``skip`` > 0 adds
-a learned, zero-initialised convolution of the input, scaled by ``skip``, to the decoded output.
+a learned, zero-initialised convolution of the input, scaled by ``skip``, to the decoded output. With
+``quantize`` False (``prior.kind='ae'``) the latents skip the codebook: the same encoder-decoder, unquantised.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from derain.prior.vq import VQModel
 
 
 class PriorRestorer(nn.Module):
-    def __init__(self, prior: VQModel, finetune_decoder: bool = False, skip: float = 0.0):
+    def __init__(self, prior: VQModel, finetune_decoder: bool = False, skip: float = 0.0, quantize: bool = True):
         super().__init__()
-        self.prior, self.skip = prior, skip
+        self.prior, self.skip, self.quantize = prior, skip, quantize
         self.encoder = Encoder(prior.layout)  # fresh: learns to map degraded images into the codebook
         self.quant_conv = nn.Conv2d(prior.layout.z_channels, prior.quant_conv.out_channels, 1)
         for name, param in prior.named_parameters():
@@ -34,7 +35,8 @@ class PriorRestorer(nn.Module):
         f = self.prior.layout.factor
         pad = (0, (-w) % f, 0, (-h) % f)
         y = F.pad(x, pad, mode="reflect") if any(pad) else x
-        zq, _, _ = self.prior.quantize(self.quant_conv(self.encoder(y * 2 - 1)))
+        z = self.quant_conv(self.encoder(y * 2 - 1))
+        zq = self.prior.quantize(z)[0] if self.quantize else z
         out = self.prior.decode(zq)[..., :h, :w]
         return out + self.skip * self.skip_conv(x) if self.skip else out
 
