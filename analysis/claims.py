@@ -99,7 +99,8 @@ def t2(df: pd.DataFrame, resamples: int = RESAMPLES) -> Finding:
 def t3(df: pd.DataFrame, resamples: int = RESAMPLES) -> Finding:
     statement = "T1 holds for every architecture, width and depth tried"
     d = _derain(df)
-    d = d[d["data.source"] == PREFERRED_SOURCE] if (d.get("data.source") == PREFERRED_SOURCE).any() else d
+    if "data.source" in d and (d["data.source"] == PREFERRED_SOURCE).any():
+        d = d[d["data.source"] == PREFERRED_SOURCE]
     have = [a for a in ARCH if a in d]
     parts = {name: ladder(part, N) for name, part in d.groupby(have)} if have else {}
     parts = {name: part for name, part in parts.items() if part[N].nunique() >= 2}
@@ -140,6 +141,8 @@ def t5(df: pd.DataFrame, resamples: int = RESAMPLES) -> Finding:
 def t6(df: pd.DataFrame, resamples: int = RESAMPLES) -> Finding:
     d = ladder(_derain(df, degradation="noise"), N)
     statement = "denoising: more training backgrounds => less removal of unseen noise"
+    if d.empty:
+        return not_run("T6", statement, "no denoising trials")
     return ranked("T6", statement, d, N, GAIN, -1, resamples)
 
 

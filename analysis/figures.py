@@ -16,9 +16,10 @@ import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 
+from analysis.claims import ABLATIONS
 from derain.data.banks import BINS
 from derain.degradations import NOISE_TYPES, RAIN_LADDER
-from derain.keys import GAP, SEEN_REMOVAL, UNSEEN_E_R, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_E_R, direction
+from derain.keys import GAP, SEEN_REMOVAL, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_E_R, YARDSTICK_GAIN, direction
 from derain.toy1d.streaks import STREAK_LADDER
 from sweeps.results import pareto_mask
 
@@ -41,11 +42,23 @@ def category_order(key: str, values: pd.Series) -> list[str]:
 
 
 def _label(name) -> str:
+    if isinstance(name, tuple):
+        return " ".join(map(_label, name))
     return f"{name:g}" if isinstance(name, float) else str(name)
 
 
+def held_keys(df: pd.DataFrame, x: str, by: str | None = None) -> list[str]:
+    """Config keys that vary in ``df`` besides ``x`` (and the seed): a line may only join trials equal on them,
+    so each becomes part of the line's identity (``by`` first)."""
+    keys = [k for k in (*ABLATIONS, N, "content.terms", "streaks.train") if k in df and k != x]
+    varying = [k for k in keys if df[k].nunique(dropna=True) > 1]
+    return ([by] if by in df else []) + [k for k in varying if k != by]
+
+
 def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = False, label: str = "") -> None:
-    groups = df.groupby(by) if by and by in df else [(label or y, df)]
+    """One line per combination of the held keys: seeds are averaged (±1 SD), nothing else is."""
+    keys = held_keys(df, x, by)
+    groups = df.groupby(keys if len(keys) > 1 else keys[0], dropna=False) if keys else [(label or y, df)]
     for name, part in groups:
         stats = part.groupby(x)[y].agg(["mean", "std", "count"]).reset_index().sort_values(x)
         err = stats["std"].where(stats["count"] > 1)
@@ -57,9 +70,10 @@ def _lines(ax, df: pd.DataFrame, x: str, y: str, by: str | None, log_x: bool = F
     ax.grid(alpha=0.3)
 
 
-def removal_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
-    """Seen and unseen rain removal (and unseen e_r) versus N, log x, one line per ``by`` (the paper's Fig. 4)."""
-    return versus(df, N, (UNSEEN_REMOVAL, SEEN_REMOVAL, UNSEEN_E_R), by)
+def removal_vs_n(df: pd.DataFrame, by: str | None = "data.source") -> Figure:
+    """The yardstick gain with its background error e_b beside it, and unseen / seen removal, versus N (log x);
+    one line per ``by`` and per other varying setting (the paper's Fig. 4)."""
+    return versus(df, N, (YARDSTICK_GAIN, YARDSTICK_E_B, UNSEEN_REMOVAL, SEEN_REMOVAL), by)
 
 
 def gap_vs_n(df: pd.DataFrame, by: str = "data.source") -> Figure:
@@ -96,7 +110,7 @@ def versus(df: pd.DataFrame, x: str, metrics: tuple[str, ...], by: str | None = 
         if metric in df:
             _lines(ax, df, x, metric, by, log_x=log_x)
         ax.set_title(metric)
-    axes[0, 0].legend(fontsize=8, title=by)
+    axes[0, 0].legend(fontsize=8, title=" / ".join(held_keys(df, x, by)) or None)
     fig.tight_layout()
     return fig
 
@@ -118,21 +132,43 @@ def heatmap(df: pd.DataFrame, x: str, y: str, metric: str) -> Figure:
     return fig
 
 
-def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N) -> Figure:
-    """Seen vs unseen removal over training steps: does the network learn the rain first?"""
+def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N, metric: str = YARDSTICK_GAIN) -> Figure:
+    """``metric`` over training steps, one line per trial (coloured by ``by``); trials whose last evaluation
+    still moved by more than ``PLATEAU`` of their range are dashed: they had not reached a plateau."""
     fig, ax = plt.subplots(figsize=(7, 4))
+    part = curves[curves["metric"] == metric]
+    flat = plateaus(curves, metric)
     labels = trials.set_index("trial_id")[by] if by in trials else pd.Series(dtype=object)
-    for metric, style in ((SEEN_REMOVAL, "-"), (UNSEEN_REMOVAL, "--")):
-        part = curves[curves["metric"] == metric].assign(group=lambda c: c["trial_id"].map(labels))
-        for group, rows in part.groupby("group"):
-            mean = rows.groupby("step")["value"].mean()
-            ax.plot(mean.index, mean.to_numpy(), style, marker=".", label=f"{metric.split('/')[1]} {by}={group}")
+    colours = {v: f"C{i}" for i, v in enumerate(sorted(labels.dropna().unique()))}
+    for trial, rows in part.groupby("trial_id"):
+        rows = rows.sort_values("step")
+        style = "-" if flat.get(trial, True) else "--"
+        group = labels.get(trial)
+        ax.plot(rows["step"], rows["value"], style, marker=".", color=colours.get(group, "0.5"), alpha=0.8)
+    for group, colour in colours.items():
+        ax.plot([], [], color=colour, label=f"{by}={_label(group)}")
+    ax.plot([], [], "k--", label="no plateau yet")
     ax.set_xlabel("training step")
-    ax.set_ylabel("removal")
+    ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+PLATEAU = 0.1  # a trial is at a plateau when its last evaluation moved the metric by at most 10 % of its range
+
+
+def plateaus(curves: pd.DataFrame, metric: str) -> dict[str, bool]:
+    """trial_id -> True when the last change of ``metric`` is within ``PLATEAU`` of the curve's range (a
+    single evaluation cannot tell: True)."""
+    out = {}
+    for trial, rows in curves[curves["metric"] == metric].groupby("trial_id"):
+        values = rows.sort_values("step")["value"].to_numpy(float)
+        values = values[np.isfinite(values)]
+        span = np.ptp(values) if len(values) else 0.0
+        out[trial] = len(values) < 3 or abs(values[-1] - values[-2]) <= PLATEAU * span
+    return out
 
 
 def pareto(df: pd.DataFrame, x: str = YARDSTICK_E_R, y: str = YARDSTICK_E_B) -> Figure:
@@ -155,35 +191,25 @@ def pareto(df: pd.DataFrame, x: str = YARDSTICK_E_R, y: str = YARDSTICK_E_B) -> 
     return fig
 
 
-def _distribution(values: pd.Series):
-    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 1:
-        lo, hi = float(values.min()), float(values.max())
-        if pd.api.types.is_integer_dtype(values):
-            return optuna.distributions.IntDistribution(int(lo), int(hi), log=lo > 0 and hi / lo >= 16)
-        return optuna.distributions.FloatDistribution(lo, hi)
-    return optuna.distributions.CategoricalDistribution(sorted(values.astype(str).unique()))
+FANOVA_MIN_TRIALS = 20  # fANOVA fits a random forest over the trials: fewer than this, its ranking is noise
 
 
-def importances(df: pd.DataFrame, params: list[str], objectives: dict[str, str]) -> pd.DataFrame:
-    """Parameter importance per objective (``optuna.importance``, PED-ANOVA) on a study rebuilt from trials."""
-    done = df.dropna(subset=list(objectives))
-    params = [p for p in params if p in done and done[p].nunique() > 1]
-    if len(done) < 4 or not params:
-        return pd.DataFrame(columns=["objective", "param", "importance"])
-    dists = {p: _distribution(done[p]) for p in params}
+def importances(study: optuna.Study, objectives: dict[str, str]) -> tuple[pd.DataFrame, str]:
+    """(objective, param, importance) rows from the sweep's persisted Optuna study by fANOVA
+    (``optuna.importance``), and a one-line note; no rows when the study has too few complete trials."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(done) < FANOVA_MIN_TRIALS:
+        note = f"{len(done)} complete trials: too few for fANOVA importance (needs >= {FANOVA_MIN_TRIALS})"
+        return pd.DataFrame(columns=["objective", "param", "importance"]), note
     rows = []
-    for metric, mode in objectives.items():
-        study = optuna.create_study(direction="minimize" if mode == "min" else "maximize")
-        for _, row in done.iterrows():
-            values = {
-                p: (row[p] if not isinstance(d, optuna.distributions.CategoricalDistribution) else str(row[p]))
-                for p, d in dists.items()
-            }
-            study.add_trial(optuna.trial.create_trial(params=values, distributions=dists, value=float(row[metric])))
-        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-        scores = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
+    for i, metric in enumerate(objectives):
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        scores = optuna.importance.get_param_importances(
+            study, evaluator=evaluator, target=lambda t, i=i: t.values[i], normalize=True
+        )
         rows += [(metric, p, v) for p, v in scores.items()]
-    return pd.DataFrame(rows, columns=["objective", "param", "importance"])
+    note = f"fANOVA over {len(done)} complete trials of the Optuna study"
+    return pd.DataFrame(rows, columns=["objective", "param", "importance"]), note
 
 
 def importance_figure(table: pd.DataFrame) -> Figure:
@@ -191,7 +217,7 @@ def importance_figure(table: pd.DataFrame) -> Figure:
     if len(table):
         wide = table.pivot_table(index="param", columns="objective", values="importance").fillna(0)
         wide.plot.barh(ax=ax)
-    ax.set_xlabel("importance (PED-ANOVA, normalised)")
+    ax.set_xlabel("importance (fANOVA, normalised)")
     ax.set_title("what matters for each objective")
     fig.tight_layout()
     return fig

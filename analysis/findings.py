@@ -215,7 +215,7 @@ def table(findings: list[Finding], alpha: float) -> pd.DataFrame:
     con = dict(zip((f.claim for f in tested), holm([f.p_con for f in tested]), strict=True))
     rows = []
     for f in findings:
-        row = {"claim": f.claim, "statement": f.statement, "statistic": f.statistic or f.detail}
+        row = {"claim": f.claim, "statement": f.statement, "statistic": f.statistic}
         if f.status != "tested":
             rows.append({**row, "verdict": "not run", "p": np.nan, "p_holm": np.nan, "detail": f.detail})
             continue

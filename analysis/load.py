@@ -25,10 +25,11 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 
-from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, direction
-from sweeps.results import PARENT_TAG, SCALE_TAG, SPACE_TAG, STOPPED_TAG, SWEEP_TAG, TRIAL_TAG
+from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, YARDSTICK_E_B, YARDSTICK_GAIN, direction
+from sweeps.plan import Settings, flat_params, trial_spec
+from sweeps.results import PARENT_TAG, SCALE_TAG, SETTINGS, SPACE_TAG, STOPPED_TAG, STUDY_TAG, SWEEP_TAG, TRIAL_TAG
 
-CURVE_METRICS = SUMMARY
+CURVE_METRICS = (*SUMMARY, YARDSTICK_GAIN, YARDSTICK_E_B)
 BEST = {k: direction(k) for k in SUMMARY if k.startswith("eval/")}  # best/<metric> columns: best over evaluations
 
 
@@ -112,15 +113,21 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
             "parent_run_id": parent.info.run_id,
             "scale": parent.data.tags.get(SCALE_TAG),
             "space": parent.data.tags.get(SPACE_TAG),
+            "study_storage": parent.data.tags.get(STUDY_TAG, ""),
         }
     )
     return trials, curve_frame
 
 
-def _flat_config(config: dict) -> dict:
-    """Trial params, with an explicit ``point`` (claims space) unpacked into its keys."""
-    config = dict(config)
-    return {**dict(config.pop("point", None) or {}), **config}
+def _config_reader(path: Path):
+    """Trial params -> the trial's full flat config, exactly as the sweep logged it to MLflow (rebuilt from the
+    sweep's stored settings; the values pass through text as MLflow params do). A Ray folder not started by
+    sweeps/run.py has no settings: then only the sampled params, with ``point`` unpacked."""
+    file = path / SETTINGS
+    if not file.exists():
+        return lambda config: {**dict(config.get("point") or {}), **{k: v for k, v in config.items() if k != "point"}}
+    spec = trial_spec(Settings.from_json(file.read_text()), str(path.resolve().parent))
+    return lambda config: {k: _typed(str(v)) for k, v in flat_params(spec, config).items()}
 
 
 def _mark_stopped(trials: pd.DataFrame) -> pd.DataFrame:
@@ -134,9 +141,10 @@ def _mark_stopped(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trials, curves) from a Ray Tune experiment directory (no MLflow needed); config keys are the sampled
-    params (the full config lives in each trial's config.json artifact)."""
-    analysis = ExperimentAnalysis(str(path))
+    """(trials, curves) from a Ray Tune experiment directory (no MLflow needed): the same columns as
+    ``load_mlflow`` (every trial's full config, rebuilt from the sweep's stored settings), without run ids."""
+    path = Path(path)
+    analysis, config_of = ExperimentAnalysis(str(path)), _config_reader(path)
     rows, curves = [], []
     for trial in analysis.trials:
         frame = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
@@ -154,12 +162,21 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "run_id": "",
                 "node": last.get("hostname", ""),
                 "status": status,
-                **_flat_config(trial.config),
+                **config_of(trial.config),
                 **metrics,
             }
         )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
     trials = _mark_stopped(trials)
-    trials.attrs.update({"sweep": Path(path).name, "parent_run_id": "", "scale": None, "space": None})
+    settings = Settings.from_json((path / SETTINGS).read_text()) if (path / SETTINGS).exists() else None
+    trials.attrs.update(
+        {
+            "sweep": path.name,
+            "parent_run_id": "",
+            "scale": settings.scale if settings else None,
+            "space": settings.space if settings else None,
+            "study_storage": (settings.optuna_storage or "") if settings else "",
+        }
+    )
     return trials, curve_frame

@@ -1,8 +1,9 @@
 """Sweep report: ``python analysis/report.py --experiment NAME [--sweep S] [--tracking-uri URI] [--out DIR]``.
 
-Writes ``report.html`` (self-contained: figures embedded, the claims table first), ``report.md``, the figure
-PNGs and ``trials.csv`` into ``--out``, and attaches them to the sweep's parent run in MLflow. ``--ray-dir``
-reads a Ray experiment directory instead of MLflow (nothing is attached then).
+Writes ``report.html`` (self-contained, figures embedded; what leads depends on the kind of sweep, see
+``analysis/sections.py``), ``report.md``, the figure PNGs, ``trials.csv`` and ``claims.csv`` into ``--out``,
+and attaches them to the sweep's parent run in MLflow. ``--ray-dir`` reads a Ray experiment directory
+instead of MLflow (nothing is attached then).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import base64
 import html
 import logging
 
+import numpy as np
+import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
@@ -25,14 +28,20 @@ from mlflow.tracking import MlflowClient
 from analysis import figures
 from analysis.claims import check_claims
 from analysis.load import load_mlflow, load_ray
-from derain.keys import GAP, UNSEEN_REMOVAL, eval_key
-from derain.scales import SMALL_SCALES
+from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
+from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
 from sweeps.results import default_tracking_uri
-from sweeps.spaces import REGISTRY
 
 N = "data.num_backgrounds"
 ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key("extreme", "heldout", "removal")
 GROUPS = ("data.source", "model.name", "prior.kind", "rain.train", "noise.train", "data.sharpness_bin")
+BY_KEY = {  # ablation axis -> the metric its figure shows (every line joins trials that differ only in it)
+    "data.sharpness_bin": YARDSTICK_GAIN,
+    "rain.train": YARDSTICK_GAIN,
+    "model.name": YARDSTICK_GAIN,
+    "prior.kind": YARDSTICK_GAIN,
+    "noise.train": YARDSTICK_GAIN,
+}
 
 
 def _varies(df: pd.DataFrame, key: str) -> bool:
@@ -43,107 +52,120 @@ def _group(df: pd.DataFrame) -> str | None:
     return next((g for g in GROUPS if _varies(df, g)), None)
 
 
-def make_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure]:
-    """The figures the sweep's data supports, by file stem."""
+def ladder_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figure]:
+    """The ladder figures the sweep's fully trained trials support, by file stem."""
     out: dict[str, Figure] = {}
-    done = trials[trials["status"] == "finished"] if "status" in trials else trials
+    done = finished(trials)
     rain = done[done[N].notna()] if N in done else done.iloc[0:0]
     toy = done[done["content.terms"].notna()] if "content.terms" in done else done.iloc[0:0]
     if _varies(rain, N):
-        out["removal_vs_n"] = figures.removal_vs_n(rain, by=_group(rain))
-        out["gap_vs_n"] = figures.gap_vs_n(rain, by=_group(rain))
+        out["gain_vs_n"] = figures.removal_vs_n(rain, by=_group(rain))
+        if GAP in rain:
+            out["gap_vs_n"] = figures.gap_vs_n(rain, by=_group(rain))
+    if len(curves) and len(rain):
         out["learning_curves"] = figures.learning_curves(curves[curves["trial_id"].isin(rain["trial_id"])], rain)
-    by_key = {
-        "data.sharpness_bin": UNSEEN_REMOVAL,
-        "rain.train": ALBU_REMOVAL,
-        "model.name": UNSEEN_REMOVAL,
-        "prior.kind": UNSEEN_REMOVAL,
-        "noise.train": UNSEEN_REMOVAL,
-    }
-    for key, metric in by_key.items():
+    for key, metric in BY_KEY.items():
         if _varies(rain, key) and metric in rain:
-            out[f"{metric.replace('/', '_')}_by_{key}"] = figures.metric_by(
-                rain, key, metric, N if _varies(rain, N) else None
-            )
+            x_by = N if _varies(rain, N) else None
+            out[f"{metric.replace('/', '_')}_by_{key}"] = figures.metric_by(rain, key, metric, x_by)
     if _varies(toy, "content.count") and _varies(toy, "content.terms"):
-        for metric in (GAP, EXTREME_REMOVAL):
+        for metric in (GAP, YARDSTICK_GAIN):
             out[f"toy1d_{metric.replace('/', '_')}"] = figures.heatmap(toy, "content.count", "content.terms", metric)
     narrow = toy[toy["streaks.train"] == "narrow"] if "streaks.train" in toy else toy
     if _varies(narrow, "content.count"):
-        metrics = (UNSEEN_REMOVAL, GAP)
+        metrics = (YARDSTICK_GAIN, YARDSTICK_E_B, UNSEEN_REMOVAL, GAP)
         out["toy1d_vs_m"] = figures.versus(narrow, "content.count", metrics, "content.terms")
     if _varies(toy, "streaks.train"):
-        out["toy1d_by_streaks"] = figures.metric_by(toy, "streaks.train", EXTREME_REMOVAL, "content.count")
-    objectives = REGISTRY["balance"].objectives  # the trade-off the balance space searches
-    if len(rain) >= 4 and all(o in rain for o in objectives):
-        out["pareto"] = figures.pareto(rain, *objectives)
-        params = [c for c in (N, *GROUPS) if _varies(rain, c)]
-        out["importance"] = figures.importance_figure(figures.importances(rain, params, objectives))
+        out["toy1d_by_streaks"] = figures.metric_by(toy, "streaks.train", YARDSTICK_GAIN, "content.count")
     return out
 
 
-def reading(scale: str | None) -> str:
-    """How far this sweep's verdicts go: one paragraph printed under the claims table."""
-    text = (
-        "supported / contradicted: the statistic is significant (alpha = 0.05) in the claimed / the opposite "
-        "direction. inconclusive: too few points or seeds, or not significant - a limit of the data, not "
-        "evidence against the claim."
-    )
-    if scale in SMALL_SCALES:
-        text += (
-            f" At scale '{scale}' the 2D trials are short (derain/scales.py), so the 2D claims are decided only "
-            "as far as that allows; --scale gpu or more seeds (--num-samples) decide more of them."
-        )
-    return text
+def _study(trials: pd.DataFrame) -> optuna.Study | None:
+    storage, name = trials.attrs.get("study_storage"), trials.attrs.get("sweep")
+    if not storage or not name:
+        return None
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except (KeyError, ValueError, optuna.exceptions.OptunaError):
+        return None
 
 
-def _html(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.DataFrame) -> str:
-    imgs = "".join(
-        f"<h3>{html.escape(name)}</h3><img src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
-        for name, p in pngs.items()
-    )
-    meta = "".join(f"<li>{k}: {html.escape(str(v))}</li>" for k, v in trials.attrs.items())
-    runs = trials[[c for c in ("trial_id", "run_id", "status") if c in trials]].to_html(index=False)
+def report_blocks(trials: pd.DataFrame, curves: pd.DataFrame) -> tuple[list[Block], dict[str, Figure]]:
+    """The report's content in order, by kind of sweep, and its figures by file stem."""
+    kind, blocks = sweep_kind(trials), []
+    figs: dict[str, Figure] = {}
+    if kind == "search":
+        blocks, figs = search_blocks(trials, _study(trials))
+    elif kind == "claims":
+        blocks = claims_blocks(trials, only_tested=False)
+    ladders = ladder_figures(trials, curves)
+    if ladders:
+        blocks += [Block("h2", "Figures"), *[Block("figure", name) for name in ladders]]
+    if kind == "grid":
+        blocks += claims_blocks(trials, only_tested=True)
+    meta = "; ".join(f"{k}: {v}" for k, v in trials.attrs.items() if v)
+    blocks += [
+        Block("h2", "Trials"),
+        Block("p", f"{meta}; {len(trials)} trials"),
+        Block("table", trial_table(trials, curves)),
+    ]
+    return blocks, {**figs, **ladders}
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if np.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _html(title: str, blocks: list[Block], pngs: dict[str, Path]) -> str:
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    for b in blocks:
+        if b.kind == "figure":
+            data = base64.b64encode(pngs[b.content].read_bytes()).decode()
+            parts.append(f"<h3>{html.escape(b.content)}</h3><img alt='{b.content}' src='data:image/png;base64,{data}'>")
+        elif b.kind == "table":
+            parts.append(b.content.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+        else:
+            parts.append(f"<{b.kind}>{html.escape(str(b.content))}</{b.kind}>")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}td,th{padding:4px 8px}"
-        "img{max-width:100%}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><h2>Claims</h2>{claims.to_html(index=False)}"
-        f"<p>{html.escape(reading(trials.attrs.get('scale')))}</p>"
-        f"<h2>Sweep</h2><ul>{meta}<li>trials: {len(trials)}</li></ul><h2>Figures</h2>{imgs}"
-        f"<h2>Trials (MLflow run ids)</h2>{runs}</body></html>"
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}td,th{padding:4px 8px}"
+        "img{max-width:100%}</style></head><body>" + "".join(parts) + "</body></html>"
     )
 
 
-def _markdown(title: str, claims: pd.DataFrame, pngs: dict[str, Path], trials: pd.DataFrame) -> str:
-    rows = ["| claim | verdict | statistic |", "|---|---|---|"]
-    rows += [f"| {r.claim}: {r.statement} | **{r.verdict}** | {r.statistic} |" for r in claims.itertuples()]
-    meta = "\n".join(f"- {k}: {v}" for k, v in trials.attrs.items())
-    figs = "\n".join(f"![{n}]({p.name})" for n, p in pngs.items())
-    note = reading(trials.attrs.get("scale"))
-    head = f"# {title}\n\n## Claims\n\n" + "\n".join(rows)
-    return f"{head}\n\n{note}\n\n## Sweep\n\n{meta}\n- trials: {len(trials)}\n\n{figs}\n"
+def _markdown(title: str, blocks: list[Block], pngs: dict[str, Path]) -> str:
+    parts = [f"# {title}"]
+    for b in blocks:
+        if b.kind == "figure":
+            parts.append(f"![{b.content}]({pngs[b.content].name})")
+        elif b.kind == "table":
+            head = "| " + " | ".join(b.content.columns) + " |"
+            rows = [
+                "| " + " | ".join(_cell(v).replace("|", "/") for v in row) + " |"
+                for row in b.content.itertuples(index=False)
+            ]
+            parts.append("\n".join([head, "|" + "---|" * len(b.content.columns), *rows]))
+        else:
+            parts.append(f"## {b.content}" if b.kind == "h2" else str(b.content))
+    return "\n\n".join(parts) + "\n"
 
 
 def write_report(trials: pd.DataFrame, curves: pd.DataFrame, out: Path) -> dict[str, Path]:
     """Write every report file into ``out``; returns name -> path."""
     out.mkdir(parents=True, exist_ok=True)
+    blocks, figs = report_blocks(trials, curves)
     pngs = {}
-    for name, fig in make_figures(trials, curves).items():
+    for name, fig in figs.items():
         pngs[name] = out / f"{name}.png"
         fig.savefig(pngs[name], dpi=110)
-    claims = check_claims(trials)
     title = f"derain-sweeps report: {trials.attrs.get('sweep') or 'sweep'}"
-    files = {
-        "report.html": out / "report.html",
-        "report.md": out / "report.md",
-        "trials.csv": out / "trials.csv",
-        "claims.csv": out / "claims.csv",
-    }
-    files["report.html"].write_text(_html(title, claims, pngs, trials))
-    files["report.md"].write_text(_markdown(title, claims, pngs, trials))
+    files = {name: out / name for name in ("report.html", "report.md", "trials.csv", "claims.csv")}
+    files["report.html"].write_text(_html(title, blocks, pngs))
+    files["report.md"].write_text(_markdown(title, blocks, pngs))
     trials.to_csv(files["trials.csv"], index=False)
-    claims.to_csv(files["claims.csv"], index=False)
+    check_claims(trials).to_csv(files["claims.csv"], index=False)
     return {**files, **{f"{k}.png": v for k, v in pngs.items()}}
 
 
@@ -176,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     files = write_report(trials, curves, args.out)
     if not args.ray_dir and trials.attrs.get("parent_run_id"):
         attach(uri, trials.attrs["parent_run_id"], files)
-    print(check_claims(trials)[["claim", "verdict", "statistic"]].to_string(index=False))
+    claims = check_claims(trials)
+    tested = claims if sweep_kind(trials) == "claims" else claims[claims["verdict"] != "not run"]
+    if len(tested):
+        print(tested[["claim", "verdict", "p", "p_holm", "statistic"]].to_string(index=False))
     print(f"wrote {args.out / 'report.html'} and {len(files) - 1} more files")
     return 0
 

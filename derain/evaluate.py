@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from derain.data.evalsets import EvalSet
+from derain.keys import YARDSTICK_PREFIX, reference_key
 from derain.metrics import SetResult, set_metrics, summarize
 
 
@@ -30,6 +31,21 @@ def evaluate_sets(model: nn.Module, sets: list[EvalSet], device: torch.device, b
         values = set_metrics(out, degraded, clean, layer, s.masked)
         results.append(SetResult(s.degradation, s.bgset, s.seen, values, s.diagnostic, s.yardstick))
     return summarize(results)
+
+
+def reference_metrics(sets: list[EvalSet], device: torch.device, oracle: bool = True) -> dict[str, float]:
+    """The yardstick's scale: its metrics for the identity (output = degraded input) and, with ``oracle``, for
+    the oracle (output = clean image), as ``ref/<identity|oracle>/eval/yardstick/<metric>``. They depend on the
+    exam only, so a report can show every trial's numbers between these two ends."""
+    out: dict[str, float] = {}
+    for name, pick in (("identity", lambda s: s.degraded), ("oracle", lambda s: s.clean))[: 2 if oracle else 1]:
+        results = []
+        for s in (s for s in sets if s.yardstick):
+            degraded, clean, layer = (t.to(device) for t in (s.degraded, s.clean, s.layer))
+            values = set_metrics(pick(s).to(device), degraded, clean, layer, s.masked)
+            results.append(SetResult(s.degradation, s.bgset, s.seen, values, s.diagnostic, s.yardstick))
+        out.update({reference_key(name, k): v for k, v in summarize(results).items() if k.startswith(YARDSTICK_PREFIX)})
+    return out
 
 
 def showcase_sets(sets: list[EvalSet]) -> list[EvalSet]:

@@ -44,6 +44,7 @@ HELDOUT_PSNR = "eval/heldout/psnr"
 TRAIN_LOSS = "train/loss"
 TRAIN_STEP = "train/step"
 TRAIN_LR = "train/lr"
+YARDSTICK_PREFIX = f"eval/{YARDSTICK}/"
 YARDSTICK_E_R = f"eval/{YARDSTICK}/e_r"  # rain-region error on the yardstick (lower is better)
 YARDSTICK_E_B = f"eval/{YARDSTICK}/e_b"  # background error on held-out images under the yardstick
 YARDSTICK_GAIN = f"eval/{YARDSTICK}/gain_db"
@@ -58,7 +59,8 @@ WHOLE_KEYS: dict[str, Metric] = {
 }
 # The headline numbers of a run: progress lines, metric tables, learning curves and best-value columns.
 SUMMARY = (SEEN_REMOVAL, UNSEEN_REMOVAL, GAP, HELDOUT_PSNR, TRAIN_LOSS)
-LOGGED_PREFIXES = ("eval/", "train/", "prior/")  # reported keys that are metrics (the rest is bookkeeping)
+LOGGED_PREFIXES = ("eval/", "train/", "prior/", "ref/")  # reported keys that are metrics (the rest is bookkeeping)
+REFERENCES = ("identity", "oracle")  # ref/<name>/<key>: a key's value for output = input / output = clean
 
 
 def eval_key(degradation: str, bgset: str, metric: str) -> str:
@@ -71,10 +73,17 @@ def group_key(group: str, metric: str) -> str:
     return f"eval/{group}/{metric}"
 
 
+def reference_key(reference: str, key: str) -> str:
+    """``ref/<identity|oracle>/<key>``: what ``key`` reads for a reference output, not for the model."""
+    return f"ref/{reference}/{key}"
+
+
 def info(key: str) -> Metric:
     """The registry entry of ``key``; unknown keys (``prior/*``, bookkeeping) are unranked."""
     if key in WHOLE_KEYS:
         return WHOLE_KEYS[key]
+    if key.startswith("ref/") and key.count("/") >= 2:  # a reference output's value reads like the key's own
+        return info(key.split("/", 2)[2])
     last = key.rsplit("/", 1)[-1]
     if key.startswith("eval/") and last in PER_SET:
         return PER_SET[last]

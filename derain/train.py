@@ -22,7 +22,7 @@ from derain.data import prepare_data
 from derain.data.banks import PatchBank
 from derain.degradations import evaluation_degradations, training_degradation
 from derain.device import default_scale
-from derain.evaluate import evaluate_sets
+from derain.evaluate import evaluate_sets, reference_metrics
 from derain.figures import save_triptych
 from derain.loop import NonFiniteLossError, RunOptions, Task, fit_task
 from derain.models import build_model
@@ -44,6 +44,8 @@ def build_task(cfg: Config, device: torch.device, banks: tuple[PatchBank, PatchB
         model, extra = build_prior_restorer(cfg, device)
     else:
         model = seeded(cfg.seed, lambda: build_model(cfg.model, cfg.data.channels))
+
+    extra.update(reference_metrics(data.eval_sets, device))
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         return {**evaluate_sets(m, data.eval_sets, device, cfg.train.eval_batch), **extra}

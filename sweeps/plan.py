@@ -165,8 +165,7 @@ def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -
     """
     space = get_space(settings.space)
     axes = space.axes(settings.scale)
-    base = base_overrides(space, axes, settings, storage)
-    spec = TrialSpec(space.task, settings.scale, base, space.objectives)
+    spec = trial_spec(settings, storage)
     configs = corner_configs(axes, spec)
     t = trial_config(spec, {}, check=False).train
     reports = math.ceil(t.iterations / t.eval_every)
@@ -175,6 +174,14 @@ def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -
     return SweepPlan(
         settings, space, settings.scale, axes, spec, configs, name, storage, tracking_uri, reports, t.iterations, study
     )
+
+
+def trial_spec(settings: Settings, storage: str) -> TrialSpec:
+    """The part of the plan every trial's config is built from; also what ``analysis.load`` rebuilds a Ray
+    sweep's full configs with (from its stored ``Settings``)."""
+    space = get_space(settings.space)
+    base = base_overrides(space, space.axes(settings.scale), settings, storage)
+    return TrialSpec(space.task, settings.scale, base, space.objectives)
 
 
 def default_study_storage(storage: str, name: str) -> str:

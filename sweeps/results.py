@@ -20,6 +20,7 @@ CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
 TRIAL_TAG = "derain.trial_id"  # child run: the Tune trial id
 PARENT_TAG = "mlflow.parentRunId"
 SPACE_TAG, SCALE_TAG = "space", "scale"  # parent run: the space and the scale preset
+STUDY_TAG = "derain.optuna_storage"  # parent run: the RDB URL of the sweep's Optuna study (sampled spaces)
 STOPPED_TAG = "derain.stopped_early"  # child run: "true" when the scheduler stopped it before its last step
 STOPPED_STEP_TAG = "derain.stopped_step"  # child run: the step it reached then
 NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as ray.<key> tags

@@ -33,7 +33,7 @@ from sweeps import search
 from sweeps.cluster import check_shared_storage, cluster_gpus, connect, resolve_storage, trial_resources
 from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
 from sweeps.priors import pretrain_priors
-from sweeps.results import SCALE_TAG, SETTINGS, SPACE_TAG, default_tracking_uri, experiment_path, ui_command
+from sweeps.results import SCALE_TAG, SETTINGS, SPACE_TAG, STUDY_TAG, default_tracking_uri, experiment_path, ui_command
 from sweeps.shared import BankStore
 from sweeps.spaces import get_space
 from sweeps.summary import summary_table
@@ -153,6 +153,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan) -> tuple[tune.TuneConfig, tu
         "seed": str(s.seed),
         "ray_experiment": plan.experiment,
         "hypothesis": space.summary,
+        **({STUDY_TAG: plan.study.storage} if plan.study else {}),
     }
     params = functools.partial(flat_params, plan.spec)
     callback = MlflowSweepCallback(plan.tracking_uri, space.name, plan.name, tags, params, plan.final_step)

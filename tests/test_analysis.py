@@ -40,23 +40,95 @@ def _frame(effect: float, noise: float = 0.0, seeds: int = 3, ns=(4, 16, 64, 256
     return pd.DataFrame(rows)
 
 
-def test_figures_render_on_synthetic_frames():
-    df = pd.concat([_frame(-0.5), _frame(-0.2).assign(**{"data.source": "textures"})])
-    assert len(figures.removal_vs_n(df, by="data.source").axes) == 3
-    assert figures.gap_vs_n(df).axes[0].get_xscale() == "log"
-    assert figures.metric_by(df, "data.source", "eval/unseen/removal", N).axes
+def _line_data(ax) -> list[tuple[list[float], list[float]]]:
+    """(x, y) of every errorbar line (the data line of each container; caps and bars are not lines of data)."""
+    return [(list(c.lines[0].get_xdata()), list(c.lines[0].get_ydata())) for c in ax.containers]
+
+
+def test_lines_join_only_trials_that_differ_in_the_figures_axis():
+    photos, textures = _frame(-0.5), _frame(-0.2).assign(**{"data.source": "textures"})
+    binned = _frame(+0.5).assign(**{"data.sharpness_bin": "low"})
+    df = pd.concat(
+        [photos.assign(**{"data.sharpness_bin": "all"}), textures.assign(**{"data.sharpness_bin": "all"}), binned]
+    )
+    fig = figures.removal_vs_n(df, by="data.source")
+    gain, e_b = fig.axes[0], fig.axes[1]
+    assert gain.get_title() == "eval/yardstick/gain_db" and e_b.get_title() == "eval/yardstick/e_b"  # e_b beside
+    lines = _line_data(gain)
+    assert len(lines) == 3  # photos/all, photos/low, textures/all: the bin is never averaged into a source line
+    expected = photos.groupby(N)["eval/yardstick/gain_db"].mean()
+    assert ([4, 16, 64, 256, 1024], expected.tolist()) in [(x, pytest.approx(y)) for x, y in lines]
+    assert gain.get_xscale() == "log"
+
+
+def test_pareto_figure_draws_the_front():
+    from sweeps.results import pareto_mask
+
+    df = pd.DataFrame(
+        {"eval/yardstick/e_r": [0.1, 0.2, 0.3, 0.15], "eval/yardstick/e_b": [0.3, 0.1, 0.2, 0.4], N: [4, 64, 16, 8]}
+    )
+    fig = figures.pareto(df, "eval/yardstick/e_r", "eval/yardstick/e_b")
+    front = df[pareto_mask(df, ("eval/yardstick/e_r", "eval/yardstick/e_b"), ("min", "min"))].sort_values(
+        "eval/yardstick/e_r"
+    )
+    drawn = [line for line in fig.axes[0].get_lines() if line.get_label() == "Pareto front"]
+    assert len(drawn) == 1 and list(drawn[0].get_xdata()) == front["eval/yardstick/e_r"].tolist() == [0.1, 0.2]
+    assert {t.get_text() for t in fig.axes[0].texts} == {"N=4", "N=64"}
+
+
+def test_learning_curves_mark_trials_without_a_plateau():
+    curves = pd.DataFrame(
+        [("flat", "eval/yardstick/gain_db", s, v) for s, v in ((1, 1.0), (2, 3.0), (3, 3.05))]
+        + [("rising", "eval/yardstick/gain_db", s, v) for s, v in ((1, 1.0), (2, 2.0), (3, 3.0))],
+        columns=["trial_id", "metric", "step", "value"],
+    )
+    assert figures.plateaus(curves, "eval/yardstick/gain_db") == {"flat": True, "rising": False}
+    trials = pd.DataFrame({"trial_id": ["flat", "rising"], N: [4, 64]})
+    styles = {line.get_linestyle() for line in figures.learning_curves(curves, trials).axes[0].get_lines()[:2]}
+    assert styles == {"-", "--"}
+
+
+def test_other_figures_show_their_data():
     toy = pd.DataFrame(
         {"content.count": [4, 4, 64, 64], "content.terms": [2, 32, 2, 32], "eval/gap": [0, 0.1, 0.2, 0.5]}
     )
-    assert figures.heatmap(toy, "content.count", "content.terms", "eval/gap").axes
+    heat = figures.heatmap(toy, "content.count", "content.terms", "eval/gap")
+    assert heat.axes[0].images[0].get_array().tolist() == [[0, 0.2], [0.1, 0.5]]
     vs_m = figures.versus(toy, "content.count", ("eval/gap",), "content.terms")
-    assert vs_m.axes[0].get_xscale() == "log" and len(vs_m.axes[0].lines) >= 2  # a line per K
+    assert vs_m.axes[0].get_xscale() == "log" and len(_line_data(vs_m.axes[0])) == 2  # a line per K
+    df = _frame(-0.5)
     ladder = df.assign(**{"rain.train": np.resize(["random", "small+medium", "small"], len(df))})
     ticks = figures.metric_by(ladder, "rain.train", "eval/unseen/removal").axes[0].get_xticklabels()
     assert [t.get_text() for t in ticks] == ["small", "small+medium", "random"]  # ladder order, not alphabetical
-    assert figures.pareto(df, "eval/unseen/e_r", "eval/heldout/psnr").axes
-    table = figures.importances(df, [N, "data.source"], {"eval/unseen/e_r": "min", "eval/heldout/psnr": "max"})
-    assert set(table["param"]) <= {N, "data.source"} and len(table) > 0
+
+
+def test_balance_importance_comes_from_the_persisted_study(tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(directions=["minimize", "minimize"], storage=storage, study_name="s")
+    dist = {
+        "n": optuna.distributions.IntDistribution(4, 4096, log=True),
+        "c": optuna.distributions.FloatDistribution(0, 1),
+    }
+    rng = np.random.default_rng(0)
+    for _ in range(24):
+        n, c = int(rng.integers(4, 4096)), float(rng.random())
+        study.add_trial(optuna.trial.create_trial(params={"n": n, "c": c}, distributions=dist, values=[np.log(n), c]))
+    objectives = {"eval/yardstick/e_r": "min", "eval/yardstick/e_b": "min"}
+    table, note = figures.importances(optuna.load_study(study_name="s", storage=storage), objectives)
+    top = table.sort_values("importance").groupby("objective").tail(1).set_index("objective")["param"]
+    assert top.to_dict() == {"eval/yardstick/e_r": "n", "eval/yardstick/e_b": "c"} and "fANOVA" in note
+    few = optuna.create_study(directions=["minimize", "minimize"])
+    assert figures.importances(few, objectives)[1].startswith("0 complete trials: too few")
+
+
+def test_the_knee_is_the_front_point_nearest_the_ideal_corner():
+    from analysis.sections import knee
+
+    front = pd.DataFrame({"a": [0.0, 0.2, 1.0], "b": [1.0, 0.3, 0.0], "trial_id": ["x", "knee", "y"]})
+    assert knee(front, {"a": "min", "b": "min"})["trial_id"] == "knee"
+    assert knee(front.assign(b=-front["b"]), {"a": "min", "b": "max"})["trial_id"] == "knee"
 
 
 class _Refs(HTMLParser):
@@ -123,18 +195,26 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
         assert column in trials, column
     assert trials[N].dtype.kind == "i" and set(curves["metric"]) >= {"eval/seen/removal", "eval/unseen/removal"}
     ray_trials, ray_curves = load_ray(folder / "ray" / "bg")
-    assert sorted(ray_trials["trial_id"]) == sorted(trials["trial_id"])
-    assert {N, "eval/unseen/removal", "status"} <= set(ray_trials) and len(ray_curves) == len(curves)
+    assert {N, "eval/unseen/removal", "status", "prior.kind", "degradation"} <= set(ray_trials)
+    assert len(ray_curves) == len(curves)
     for frame in (trials, ray_trials):  # 2 grid points x 2 independent replicates
         assert sorted(frame["replicate"]) == [0, 0, 1, 1] and frame.groupby(N)["replicate"].nunique().tolist() == [2, 2]
+    # the same sweep read both ways: equal frames (full configs, metrics, status), up to run ids
+    columns = sorted(set(trials.columns) - {"run_id"})
+    assert columns == sorted(set(ray_trials.columns) - {"run_id"})
+    both = [f.sort_values("trial_id").reset_index(drop=True)[columns] for f in (trials, ray_trials)]
+    pd.testing.assert_frame_equal(both[0], both[1], check_dtype=False)
+    assert ray_trials.attrs["scale"] == "smoke" and ray_trials.attrs["space"] == "backgrounds"
 
     out = folder / "report"
     assert report_main(["--experiment", "backgrounds", "--sweep", "bg", "--tracking-uri", uri, "--out", str(out)]) == 0
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert "removal_vs_n.png" in pngs and "learning_curves.png" in pngs
+    assert "gain_vs_n.png" in pngs and "learning_curves.png" in pngs
     markdown = (out / "report.md").read_text()
     assert all(f"]({name})" in markdown for name in pngs)
-    assert "decided only as far as that allows" in markdown  # a smoke-scale sweep says how far its verdicts go
+    assert "At scale 'smoke' trials are short" in markdown  # a smoke-scale sweep says how far its verdicts go
+    assert "| identity (derain) | reference |" in markdown  # the yardstick's scale under the trials
+    assert "T2" not in markdown  # a grid's report shows only the claims it can test
     parser = _Refs()
     parser.feed((out / "report.html").read_text())
     assert parser.images == len(pngs) and parser.tables >= 2
@@ -166,3 +246,33 @@ def test_replicates_count_the_seeds_of_one_config_point():
         }
     )
     assert add_replicates(trials)["replicate"].tolist() == [2, 0, 1, 0, 1, 0]
+
+
+def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importance(tmp_path):
+    import optuna
+
+    from analysis.report import write_report
+
+    rng = np.random.default_rng(0)
+    ns = rng.choice([4, 16, 64, 256, 1024], 24)
+    e_r, e_b = np.log2(ns) / 10 + 0.01 * rng.random(24), 1 / np.log2(ns) + 0.01 * rng.random(24)
+    status = ["finished"] * 22 + ["stopped"] * 2
+    trials = pd.DataFrame(
+        {"trial_id": [f"t{i}" for i in range(24)], "status": status, "task": "derain", N: ns, "seed": 0,
+         "eval/yardstick/e_r": e_r, "eval/yardstick/e_b": e_b, "eval/yardstick/gain_db": -np.log2(ns)}
+    )  # fmt: skip
+    trials.loc[22:, "eval/yardstick/e_r"] = 0.0  # stopped trials would dominate the front: they must not be on it
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(directions=["minimize", "minimize"], storage=storage, study_name="bal")
+    dist = {N: optuna.distributions.IntDistribution(4, 1024, log=True)}
+    for n, r, b in zip(ns[:22], e_r[:22], e_b[:22], strict=True):
+        study.add_trial(optuna.trial.create_trial(params={N: int(n)}, distributions=dist, values=[r, b]))
+    trials.attrs.update({"space": "balance", "scale": "cpu", "sweep": "bal", "study_storage": storage})
+    write_report(trials, pd.DataFrame(columns=["trial_id", "metric", "step", "value"]), tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[:3] == ["## Pareto front over fully trained trials", "## Recommended balance", "## What matters"]
+    assert "## Claims" not in markdown and "fANOVA over 22 complete trials" in markdown
+    knee_line = next(line for line in markdown.splitlines() if line.startswith("The front's knee"))
+    assert "t22" not in knee_line and "t23" not in knee_line and "data.num_backgrounds=" in knee_line
+    assert (tmp_path / "out" / "importance.png").exists() and (tmp_path / "out" / "pareto.png").exists()

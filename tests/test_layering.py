@@ -12,7 +12,7 @@ import derain
 
 ROOT = Path(derain.__file__).resolve().parents[1]
 FORBIDDEN = ("ray", "optuna", "mlflow")
-SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces")  # what analysis may read: result layout and the spaces
+SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces", "sweeps.plan")  # result layout, the spaces, trial configs
 
 
 def _module_name(path: Path) -> str:

@@ -131,3 +131,18 @@ def test_missing_or_foreign_checkpoints_are_refused(tmp_path):
 def test_one_prior_serves_every_training_seed(tmp_path):
     assert prior_key(_cfg(tmp_path, seed=0)) == prior_key(_cfg(tmp_path, seed=5))
     assert prior_key(_cfg(tmp_path, **{"data.seed": 1})) != prior_key(_cfg(tmp_path))
+
+
+def test_the_unquantised_baseline_shares_the_prior_but_skips_the_codebook(tmp_path):
+    vq, ae = (build_task(_cfg(tmp_path, **{"prior.kind": k}), torch.device("cpu")).model for k in ("vq", "ae"))
+    assert prior_key(_cfg(tmp_path, **{"prior.kind": "ae"})) == prior_key(_cfg(tmp_path))  # one pre-training
+    assert all(torch.equal(a, b) for a, b in zip(vq.state_dict().values(), ae.state_dict().values(), strict=True))
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        z = vq.quant_conv(vq.encoder(x * 2 - 1))
+        zq = vq.prior.quantize(z)[0]
+        codes = vq.prior.quantize.embedding.weight
+        on_codebook = lambda v: torch.cdist(v.permute(0, 2, 3, 1).reshape(-1, v.shape[1]), codes).min(1).values  # noqa: E731
+        assert on_codebook(zq).max() < 1e-3 < on_codebook(z).max()  # vq snaps the latents; ae's stay off the codebook
+        torch.testing.assert_close(vq(x), vq.prior.decode(zq))
+        torch.testing.assert_close(ae(x), ae.prior.decode(z))

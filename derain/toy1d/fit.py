@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from derain.data.evalsets import EvalSet
-from derain.evaluate import evaluate_sets
+from derain.evaluate import evaluate_sets, reference_metrics
 from derain.figures import save_signal_plot
 from derain.keys import BGSETS
 from derain.loop import RunOptions, Task, fit_task
@@ -84,8 +84,10 @@ def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> Task:
     sampler = _Sampler(functions, spec, cfg.streaks.degrade_probability, device)
     model = seeded(cfg.seed, lambda: build_toy_model(cfg.model, cfg.content.length))
 
+    references = reference_metrics(sets, device, oracle=False)
+
     def evaluate(m: nn.Module) -> dict[str, float]:
-        return evaluate_sets(m, sets, device, cfg.train.eval_batch)
+        return {**evaluate_sets(m, sets, device, cfg.train.eval_batch), **references}
 
     def draw(m: nn.Module, path: Path) -> None:
         save_signal_plot(m, sets, device, path)
