@@ -130,7 +130,7 @@ def _html(title: str, blocks: list[Block], pngs: dict[str, Path]) -> str:
             parts.append(f"<{b.kind}>{html.escape(str(b.content))}</{b.kind}>")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}td,th{padding:4px 8px}"
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}td,th{padding:4px 8px;text-align:left}"
         "img{max-width:100%}</style></head><body>" + "".join(parts) + "</body></html>"
     )
 

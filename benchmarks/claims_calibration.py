@@ -26,12 +26,14 @@ from analysis.claims import ALPHA, CLAIMS, findings
 from analysis.findings import table
 
 
-def rates(scale: str, sweeps: int, resamples: int) -> tuple[dict[str, float], dict[str, float], float]:
-    """(raw rate, supported rate) per claim over ``sweeps`` null sweeps, and seconds per sweep."""
+def rates(
+    scale: str, sweeps: int, resamples: int, noise: float = 1.0, **effects: float
+) -> tuple[dict[str, float], dict[str, float], float]:
+    """(raw rate, supported rate) per claim over ``sweeps`` sweeps (null unless ``effects``), s per sweep."""
     frame, start = configs(scale), time.perf_counter()
     raw, supported = dict.fromkeys(CLAIMS, 0), dict.fromkeys(CLAIMS, 0)
     for seed in range(sweeps):
-        tested = findings(metrics(frame, np.random.default_rng(10_000 + seed)), resamples)
+        tested = findings(metrics(frame, np.random.default_rng(10_000 + seed), noise, **effects), resamples)
         verdicts = table(tested, ALPHA).set_index("claim")["verdict"]
         for f in tested:
             raw[f.claim] += f.status == "tested" and f.p_sup < ALPHA
@@ -40,12 +42,32 @@ def rates(scale: str, sweeps: int, resamples: int) -> tuple[dict[str, float], di
     return {c: v / sweeps for c, v in raw.items()}, {c: v / sweeps for c, v in supported.items()}, per
 
 
+def power(scales: list[str], sweeps: int, resamples: int, sd: float) -> None:
+    """The rate of "supported" (after Holm) for T1 / T7 when the yardstick gain falls by a total of ``drop`` dB
+    from the bottom to the top of the ladder, with trial-to-trial standard deviation ``sd`` dB."""
+    for scale in scales:
+        frame = configs(scale)
+        doublings = {
+            "n": np.log2(frame["data.num_backgrounds"].max() / frame["data.num_backgrounds"].min()),
+            "m": np.log2(frame["content.count"].max() / frame["content.count"].min()),
+        }
+        print(f"{scale}: power of T1 / T7 at trial SD {sd} dB ({sweeps} sweeps each)")
+        for drop in (0.5, 1.0, 1.5, 2.0, 3.0):
+            effects = {k: drop / d for k, d in doublings.items()}
+            _, supported, _ = rates(scale, sweeps, resamples, sd, **effects)
+            print(f"  drop {drop:.1f} dB: T1 {supported['T1']:.2f}  T7 {supported['T7']:.2f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sweeps", type=int, default=1000)
     p.add_argument("--resamples", type=int, default=999)
     p.add_argument("--scale", nargs="+", default=["cpu", "gpu"])
+    p.add_argument("--power", type=float, metavar="SD", help="instead: power of T1/T7 at this trial-to-trial SD")
     args = p.parse_args()
+    if args.power:
+        power(args.scale, args.sweeps, args.resamples, args.power)
+        return
     se = math.sqrt(ALPHA * (1 - ALPHA) / args.sweeps)
     for scale in args.scale:
         raw, supported, per = rates(scale, args.sweeps, args.resamples)
