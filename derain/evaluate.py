@@ -44,7 +44,8 @@ def reference_metrics(sets: list[EvalSet], device: torch.device, oracle: bool = 
             degraded, clean, layer = (t.to(device) for t in (s.degraded, s.clean, s.layer))
             values = set_metrics(pick(s).to(device), degraded, clean, layer, s.masked)
             results.append(SetResult(s.degradation, s.bgset, s.seen, values, s.diagnostic, s.yardstick))
-        out.update({reference_key(name, k): v for k, v in summarize(results).items() if k.startswith(YARDSTICK_PREFIX)})
+        chosen = {k: v for k, v in summarize(results).items() if k.startswith(YARDSTICK_PREFIX) and v == v}
+        out.update({reference_key(name, k): v for k, v in chosen.items()})  # NaN (0/0 of the oracle) left out
     return out
 
 

@@ -9,6 +9,15 @@ from sweeps.results import pareto_mask
 from sweeps.spaces.base import Space
 
 
+def _own_task(df: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
+    """(the trials of the space's own task, how many others): a space whose explicit points mix tasks (the
+    claims space's 1D trials) must not rank trials that sat different exams against each other."""
+    if "config/point" not in df:
+        return df, 0
+    tasks = df["config/point"].map(lambda p: p.get("task", task) if isinstance(p, dict) else task)
+    return df[tasks == task], int((tasks != task).sum())
+
+
 def summary_table(
     df: pd.DataFrame, space: Space, axes: list[str], final_step: int = 0, top: int = 10
 ) -> tuple[str, pd.DataFrame]:
@@ -16,6 +25,7 @@ def summary_table(
 
     ``df`` has one row per trial with ``config/<axis>`` columns and its last reported metrics.
     """
+    df, other = _own_task(df, space.task)
     have = [m for m in space.objectives if m in df.columns]
     modes = tuple(space.objectives[m] for m in have)
     done = df.dropna(subset=have) if have else df.iloc[0:0]
@@ -28,6 +38,7 @@ def summary_table(
     if done.empty:
         return "no fully trained trial reported the sweep's metric", done
     of = f"{len(done)} fully trained trials" + (f"; {stopped} stopped early, left out" if stopped else "")
+    of += f"; {other} trials of another task sit another exam, left out" if other else ""
     if space.multi_objective:
         rows = done[pareto_mask(done, tuple(have), modes)].sort_values(have[0])
         objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(have, modes, strict=False))

@@ -142,3 +142,14 @@ def test_the_sampler_is_guided_for_most_of_a_small_budget():
 
 def _axes(name: str, scale: str):
     return REGISTRY[name].axes(scale), REGISTRY[name].samples(scale)
+
+
+def test_the_summary_never_ranks_trials_that_sat_different_exams():
+    from sweeps.summary import summary_table
+
+    points = [{"task": "derain", "data.num_backgrounds": 4}, {"task": "toy1d", "content.count": 1}]
+    frame = pd.DataFrame(
+        {"trial_id": ["a", "b"], "config/point": points, "eval/yardstick/gain_db": [1.5, 9.0], "train/step": [20, 30]}
+    )
+    title, rows = summary_table(frame, REGISTRY["claims"], ["point"], final_step=20)
+    assert rows["trial_id"].tolist() == ["a"] and "1 trials of another task sit another exam" in title

@@ -8,11 +8,12 @@ import math
 import pytest
 import torch
 
+from derain.data import prepare_data
 from derain.degradations import evaluation_degradations
 from derain.loop import LOSSES, NonFiniteLossError
 from derain.metrics import COLUMNS_MASKED
 from derain.scales import SCALES, make_config
-from derain.train import fit, main
+from derain.train import build_task, fit, main
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -157,3 +158,14 @@ def test_cli_bad_input(tmp_path, args, code, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error" in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_reference_rows_bracket_every_model_on_the_yardstick():
+    from derain.evaluate import reference_metrics
+
+    task = build_task(make_config("smoke", {}), torch.device("cpu"))
+    refs = reference_metrics(prepare_data(make_config("smoke", {}), torch.device("cpu")).eval_sets, torch.device("cpu"))
+    assert refs["ref/identity/eval/yardstick/gain_db"] == 0.0 and refs["ref/identity/eval/yardstick/removal"] == 0.0
+    assert refs["ref/oracle/eval/yardstick/e_b"] == 0.0 and refs["ref/oracle/eval/yardstick/gain_db"] == math.inf
+    assert all(v == v for v in refs.values())  # no NaN: a reference that is 0/0 is left out
+    assert refs.items() <= task.evaluate(task.model).items()  # logged with every evaluation
