@@ -72,3 +72,23 @@ def test_kuberay_job_runs_the_balance_sweep_with_shared_storage():
     assert env["STORAGE"].startswith("s3://") and env["MLFLOW_TRACKING_URI"].startswith("http")
     worker = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
     assert worker["volumeMounts"] == head["volumeMounts"]  # the prior store at the same path everywhere
+
+
+def test_the_stack_starts_in_order_and_mlflow_accepts_its_service_name():
+    services = _compose()["services"]
+    order = {"mlflow": "postgres", "ray-head": "mlflow", "ray-worker": "ray-head"}
+    for service, needs in order.items():
+        assert services[service]["depends_on"][needs]["condition"] == "service_healthy", service
+    assert all("healthcheck" in services[s] for s in ("postgres", "mlflow", "ray-head", "ray-worker"))
+    command = " ".join(services["mlflow"]["command"])
+    allowed = command.split("--allowed-hosts", 1)[1].split()[0].strip('"').split(",")
+    assert {"mlflow", "mlflow:5000", "localhost:*", "127.0.0.1:*"} <= set(allowed)
+    assert "pip install" not in command  # the Postgres driver is in the image
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
+    assert services["ray-head"]["build"]["args"]["BASE_IMAGE"] == "${BASE_IMAGE:-python:3.11-slim}"
+
+
+def test_every_node_gets_the_dashboard_and_the_jobs_api():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"ray[default,tune]==' in pyproject and '"psycopg[binary]==' in pyproject
+    assert "pip install -e '.[server]'" in (DOCKER / "Dockerfile").read_text()
