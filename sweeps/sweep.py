@@ -33,7 +33,17 @@ from sweeps import search
 from sweeps.cluster import check_shared_storage, cluster_gpus, connect, resolve_storage, trial_resources
 from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
 from sweeps.priors import pretrain_priors
-from sweeps.results import SCALE_TAG, SETTINGS, SPACE_TAG, STUDY_TAG, default_tracking_uri, experiment_path, ui_command
+from sweeps.results import (
+    GIT_TAG,
+    NOTE_TAG,
+    SCALE_TAG,
+    SETTINGS,
+    SPACE_TAG,
+    STUDY_TAG,
+    default_tracking_uri,
+    experiment_path,
+    ui_command,
+)
 from sweeps.shared import BankStore
 from sweeps.spaces import get_space
 from sweeps.summary import summary_table
@@ -149,10 +159,11 @@ def _configs(plan: SweepPlan, p: search.SearchPlan) -> tuple[tune.TuneConfig, tu
     tags = {
         SPACE_TAG: space.name,
         SCALE_TAG: plan.scale,
-        "git_commit": git_commit(),
+        GIT_TAG: git_commit(),
         "seed": str(s.seed),
         "ray_experiment": plan.experiment,
         "hypothesis": space.summary,
+        NOTE_TAG: space.hypothesis.strip(),
         **({STUDY_TAG: plan.study.storage} if plan.study else {}),
     }
     params = functools.partial(flat_params, plan.spec)

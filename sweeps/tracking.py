@@ -26,7 +26,18 @@ from ray.tune import Callback
 
 from derain.keys import LOGGED_PREFIXES, TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
-from sweeps.results import CHILD_TAG, NODE_KEYS, PARENT_TAG, STOPPED_STEP_TAG, STOPPED_TAG, SWEEP_TAG, TRIAL_TAG
+from sweeps.results import (
+    CHILD_TAG,
+    GIT_TAG,
+    KIND_TAG,
+    NODE_KEYS,
+    PARENT_TAG,
+    STOPPED_STEP_TAG,
+    STOPPED_TAG,
+    SWEEP_TAG,
+    TRAINING_KIND,
+    TRIAL_TAG,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +52,13 @@ def _artifact_root(uri: str, experiment: str) -> str | None:
 
 
 def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
+    """The experiment's id (made if missing), tagged as a model-training experiment so the UI opens on its runs."""
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(name, artifact_location=_artifact_root(uri, name))
+    if exp is None:
+        return client.create_experiment(name, _artifact_root(uri, name), tags={KIND_TAG: TRAINING_KIND})
+    if exp.tags.get(KIND_TAG) != TRAINING_KIND:
+        client.set_experiment_tag(exp.experiment_id, KIND_TAG, TRAINING_KIND)
+    return exp.experiment_id
 
 
 def _finite(value: Any) -> bool:
@@ -129,6 +143,7 @@ class MlflowSweepCallback(Callback):
             self.client.update_run(run_id, status="RUNNING")
         else:
             tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep}
+            tags.update({GIT_TAG: self.parent_tags[GIT_TAG]} if GIT_TAG in self.parent_tags else {})
             run_id = self.client.create_run(exp, run_name=str(trial), tags=tags).info.run_id
             params = [Param(k, str(v)[:6000]) for k, v in self.trial_params(trial.config).items()]
             for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params

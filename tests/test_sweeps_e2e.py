@@ -57,6 +57,13 @@ def test_space_end_to_end(name, local_ray, tmp_path):
     client, parents, children = _runs(uri, name, f"{name}-test")
     assert len(parents) == 1 and parents[0].data.tags["space"] == name
     assert parents[0].data.tags["scale"] == "smoke" and parents[0].info.status == "FINISHED"
+    # MLflow's own tags: the UI opens on the runs table, shows the commit as Version and the hypothesis
+    assert (
+        client.get_experiment(parents[0].info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    )
+    commit = parents[0].data.tags["mlflow.source.git.commit"]
+    assert len(commit) == 40 and all(c.data.tags["mlflow.source.git.commit"] == commit for c in children)
+    assert parents[0].data.tags["mlflow.note.content"] == space.hypothesis.strip()
     assert len(children) == _expected_trials(space)
     assert len({c.data.tags[TRIAL_TAG] for c in children}) == len(children)
     metric = space.metric[0] if space.multi_objective else space.metric
