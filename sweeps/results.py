@@ -21,7 +21,8 @@ TRIAL_TAG = "derain.trial_id"  # child run: the Tune trial id
 PARENT_TAG = "mlflow.parentRunId"
 GIT_TAG = "mlflow.source.git.commit"  # parent and child runs: the code's commit (MLflow's Version column)
 NOTE_TAG = "mlflow.note.content"  # parent run: its description in the UI (the space's hypothesis)
-# The experiment's kind decides MLflow's landing page: without it, 3.17 opens a GenAI overview, not the runs.
+# The experiment's kind (MLflow's "Machine learning" type). In 3.17 the landing page also follows the UI's global
+# GenAI / Model-training switch: a link needs ``?workflowType=machine_learning`` to open on the runs table.
 KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 SPACE_TAG, SCALE_TAG = "space", "scale"  # parent run: the space and the scale preset
 STUDY_TAG = "derain.optuna_storage"  # parent run: the RDB URL of the sweep's Optuna study (sampled spaces)

@@ -52,7 +52,7 @@ def _artifact_root(uri: str, experiment: str) -> str | None:
 
 
 def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
-    """The experiment's id (made if missing), tagged as a model-training experiment so the UI opens on its runs."""
+    """The experiment's id (made if missing), tagged as a model-training experiment."""
     exp = client.get_experiment_by_name(name)
     if exp is None:
         return client.create_experiment(name, _artifact_root(uri, name), tags={KIND_TAG: TRAINING_KIND})

@@ -57,7 +57,7 @@ def test_space_end_to_end(name, local_ray, tmp_path):
     client, parents, children = _runs(uri, name, f"{name}-test")
     assert len(parents) == 1 and parents[0].data.tags["space"] == name
     assert parents[0].data.tags["scale"] == "smoke" and parents[0].info.status == "FINISHED"
-    # MLflow's own tags: the UI opens on the runs table, shows the commit as Version and the hypothesis
+    # MLflow's own tags: the experiment's kind, the commit (the Version column) and the hypothesis
     assert (
         client.get_experiment(parents[0].info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
     )
