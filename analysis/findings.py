@@ -128,12 +128,13 @@ def ranked(claim: str, statement: str, d: pd.DataFrame, x: str, y: str, sign: in
             rho = spearmanr(part[x], part[key]).statistic
             diff = end_difference(part[x].to_numpy(float), part[key].to_numpy(float))
             secondary.append(f"rho({x}, {key}) = {rho:.2f}, " + _effect(key, what, *diff))
+    test = rank_test(xs, ys, resamples)  # its statistic is Spearman's rho: not computed a second time
     return Finding.from_test(
         claim,
         statement,
-        rank_test(xs, ys, resamples),
+        test,
         sign,
-        statistic=f"rho({x}, {y}) = {spearmanr(xs, ys).statistic:.2f}, n = {len(d)}",
+        statistic=f"rho({x}, {y}) = {test.statistic:.2f}, n = {len(d)}",
         effect=_effect(y, what, *end_difference(xs, ys)),
         secondary="; ".join(secondary),
         design=("levels", tuple(sorted(set(xs)))),
@@ -156,15 +157,14 @@ def blocked(
     if d.empty or blocks.nunique() == len(d):
         return not_run(claim, statement, f"needs trials that differ only in {arm}")
     top, bottom = d[x] == d[x].max(), d[x] == d[x].min()
-    diffs = (d[top].set_index(blocks[top])[y] - d[bottom].set_index(blocks[bottom])[y]).dropna()
     what = f"({x} {d[x].max():g} - {d[x].min():g}, paired)"
-    effect = _effect(y, what, float(diffs.mean()), *interval(diffs.to_numpy()))
-    secondary = ""
-    if YARDSTICK_E_B in d:
-        eb = (
-            d[top].set_index(blocks[top])[YARDSTICK_E_B] - d[bottom].set_index(blocks[bottom])[YARDSTICK_E_B]
-        ).dropna()
-        secondary = _effect(YARDSTICK_E_B, what, float(eb.mean()), *interval(eb.to_numpy()))
+
+    def end_effect(key: str) -> str:  # mean (top - bottom) within blocks, with its interval
+        diffs = (d[top].set_index(blocks[top])[key] - d[bottom].set_index(blocks[bottom])[key]).dropna()
+        return _effect(key, what, float(diffs.mean()), *interval(diffs.to_numpy()))
+
+    effect = end_effect(y)
+    secondary = end_effect(YARDSTICK_E_B) if YARDSTICK_E_B in d else ""
     test = blocked_rank_test(blocks.to_numpy(), d[x].to_numpy(float), d[y].to_numpy(float), resamples)
     text = f"within-block rank association ({x}, {y}) = {test.statistic:.2f}, {blocks.nunique()} blocks, n = {len(d)}"
     size = int(blocks.value_counts().max())
