@@ -17,7 +17,6 @@ if __name__ == "__main__":  # run as a script: don't let analysis/*.py shadow to
 import argparse
 import base64
 import html
-import logging
 
 import numpy as np
 import optuna
@@ -29,6 +28,7 @@ from analysis import figures
 from analysis.claims import check_claims
 from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
+from derain.cli import setup_logging
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
 from sweeps.results import default_tracking_uri
 
@@ -176,7 +176,7 @@ def attach(tracking_uri: str, parent_run_id: str, files: dict[str, Path]) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(-1)  # a report prints its own lines; the libraries' and ours only when they warn
     p = argparse.ArgumentParser(prog="python analysis/report.py", description=__doc__.splitlines()[0])
     p.add_argument("--experiment", help="MLflow experiment (the space name)")
     p.add_argument("--sweep", help="sweep name (default: the newest sweep of the experiment)")

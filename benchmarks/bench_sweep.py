@@ -64,7 +64,7 @@ def _sweep(trials: int, iterations: int, concurrency: int, folder: Path) -> tupl
         sampled={"smoke": {"content.count": ("lograndint", 4, 256)}},
         num_samples={"smoke": trials},
     )
-    ray.init(num_cpus=concurrency, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=concurrency, include_dashboard=False, log_to_driver=False)
     from mlflow.tracking import MlflowClient
 
     start = time.perf_counter()

@@ -1,7 +1,7 @@
 """Training-loop overhead: iterations/s of ``fit``'s loop (evaluation off) versus a bare PyTorch loop with the
 same model, batch and pre-generated data, in one run; and the share of step time spent making data.
 
-    python benchmarks/bench_train.py [--scale cpu] [--iterations 60] [--device auto] [--set KEY=VALUE ...]
+    python benchmarks/bench_train.py [--scale cpu] [--iterations 40] [--rounds 5] [--device auto] [--set KEY=VALUE ...]
 
 Goal (issue 3): fit within 5 % of the bare loop (data generation excluded, as the bare loop has none) and
 data <= 10 % of step time.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -82,7 +83,8 @@ def time_data(task: Task, cfg: Config, device: torch.device, iterations: int) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="cpu")
-    p.add_argument("--iterations", type=int, default=60)
+    p.add_argument("--iterations", type=int, default=40, help="iterations per round")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds; medians are printed")
     p.add_argument("--device", default="auto")
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args()
@@ -92,9 +94,12 @@ def main() -> None:
     bare_model = copy.deepcopy(task.model)
     g = torch.Generator(device=device).manual_seed(1)
     batches = [task.sample(cfg.train.batch_size, g) for _ in range(16)]
-    fit_s = time_fit(task, cfg, device, args.iterations)
-    bare_s = time_bare(bare_model, batches, cfg, device, args.iterations)
-    data_s = time_data(task, cfg, device, args.iterations)
+    rounds: dict[str, list[float]] = {"fit": [], "bare": [], "data": []}
+    for _ in range(args.rounds):  # interleaved, so a slow spell of a shared machine hits both loops alike
+        rounds["fit"].append(time_fit(task, cfg, device, args.iterations))
+        rounds["bare"].append(time_bare(bare_model, batches, cfg, device, args.iterations))
+        rounds["data"].append(time_data(task, cfg, device, args.iterations))
+    fit_s, bare_s, data_s = (statistics.median(rounds[k]) for k in ("fit", "bare", "data"))
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(
         f"scale {args.scale}: {cfg.model.name} {cfg.model.width}x{cfg.model.depth}, "

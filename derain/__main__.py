@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from derain.cli import EXIT_OK, OneLineParser, fail, setup_logging
+from derain.cli import EXIT_OK, OneLineParser, add_verbosity_flags, fail, setup_logging, verbosity
 from derain.data.banks import banks_for
 from derain.degradations import get_degradation
 from derain.errors import DerainError
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bins", action="store_true", help="show sharpness-bin patches instead of degradations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("preview.png"), help="output PNG path")
+    add_verbosity_flags(p)
     return parser
 
 
@@ -67,8 +68,8 @@ def _preview(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
-    setup_logging(fmt="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    setup_logging(verbosity(args), fmt="%(levelname)s %(name)s: %(message)s")
     try:
         out = _preview(args)
     except (DerainError, OSError) as err:

@@ -50,8 +50,40 @@ def parse_overrides(pairs: Iterable[str], blank: Any) -> dict[str, Any]:
     return merged
 
 
-def setup_logging(quiet: bool = False, fmt: str = "%(asctime)s %(message)s") -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format=fmt)
+PROJECT_LOGGERS = ("derain", "sweeps", "analysis")
+
+
+def setup_logging(verbosity: int = 0, fmt: str = "%(asctime)s %(name)s: %(message)s") -> None:
+    """The project's loggers at INFO and third parties at WARNING; each ``-v`` (verbosity +1) lowers both one
+    level, each ``-q`` (-1) raises both. Safe to call again (Ray workers, tests): it replaces the handler."""
+    project = min(max(logging.INFO - 10 * verbosity, logging.DEBUG), logging.CRITICAL)
+    others = min(max(logging.WARNING - 10 * verbosity, logging.DEBUG), logging.CRITICAL)
+    logging.basicConfig(level=others, format=fmt, force=True)
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(project)
+
+
+def worker_logging() -> None:
+    """In a Ray worker: the project's INFO lines (progress of long phases) go to stderr, which Ray forwards to
+    the driver's terminal; the worker's root logger and third parties are left as Ray set them."""
+    for name in PROJECT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def add_verbosity_flags(p: argparse.ArgumentParser) -> None:
+    """``-v`` / ``-q`` (repeatable), read back with ``verbosity(args)``."""
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log lines (repeatable)")
+    p.add_argument("-q", "--quiet", action="count", default=0, help="fewer log lines: warnings only (repeatable)")
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    return args.verbose - args.quiet
 
 
 def fail(err: Exception) -> int:
@@ -61,13 +93,13 @@ def fail(err: Exception) -> int:
 
 
 def single_run_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The single-run CLI: --scale, --set (repeatable), --out, --device, --quiet."""
+    """The single-run CLI: --scale, --set (repeatable), --out, --device, -v / -q."""
     p = OneLineParser(prog=prog, description=description)
     p.add_argument("--scale", choices=SCALE_NAMES, default=None, help="preset (default: gpu with CUDA, else cpu)")
     add_override_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_verbosity_flags(p)
     return p
 
 
@@ -79,7 +111,7 @@ def run_single(
     blank: Any,
 ) -> int:
     """Build the config (``make(scale, overrides)``), ``fit`` it into ``--out``, print the metric table."""
-    setup_logging(args.quiet)
+    setup_logging(verbosity(args))
     try:
         cfg = make(args.scale, parse_overrides(args.overrides, blank))
         metrics = fit(cfg, device=args.device, run_dir=args.out)

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from derain.data.banks import BINS, PatchBank, sharpness_bins
 from derain.degradations import get_degradation
-from derain.degradations.rain import RainSpec, composite, render_rain, sample_rain_params
+from derain.degradations.rain import KernelBounds, RainSpec, composite, render_rain, sample_rain_params
 
 
 def _show(ax, img: torch.Tensor, title: str = "") -> None:
@@ -34,7 +34,7 @@ def _degrade(name: str, clean: torch.Tensor, g: torch.Generator) -> tuple[torch.
     deg = get_degradation(name)
     if isinstance(deg, RainSpec):
         p = sample_rain_params(deg, clean.shape[0], clean.shape[-2], g)
-        layer = render_rain(p, clean.shape[-2], clean.shape[-1])
+        layer = render_rain(p, *clean.shape[-2:], KernelBounds.of_spec(deg, *clean.shape[-2:]))
         captions = [
             f"{r['angle_deg']:+.0f}°  L={r['length_px']:.0f}px  w={r['width']:.0f}  a={r['density']:.3f}"
             for r in p.as_records()

@@ -51,7 +51,9 @@ def connect(address: str | None) -> bool:
             raise SweepError(f"cannot connect to Ray at --address {address}: {err}") from None
     else:
         # "local": always a fresh instance, never an attach to whatever /tmp/ray/ray_current_cluster names.
-        ray.init(address="local", log_to_driver=True)
+        # No dashboard: MLflow is the sweep's UI, and the dashboard adds over a second to every start
+        # (a cluster started with `ray start --head` keeps its own).
+        ray.init(address="local", include_dashboard=False, log_to_driver=True)
     return True
 
 
@@ -61,6 +63,13 @@ def alive_nodes() -> list[dict]:
 
 def cluster_gpus() -> float:
     return float(ray.cluster_resources().get("GPU", 0))
+
+
+def concurrent_slots(resources: dict[str, float]) -> int:
+    """How many trials of ``resources`` the connected cluster runs at once (at least 1)."""
+    have = ray.cluster_resources()
+    fits = [have.get(kind.upper(), 0) / need for kind, need in resources.items() if need > 0]
+    return max(1, int(min(fits, default=1) + 1e-9))
 
 
 def trial_resources(cpus: float, gpus: float | None, small_model: bool) -> dict[str, float]:

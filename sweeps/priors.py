@@ -12,6 +12,7 @@ from typing import Any
 
 import ray
 
+from derain.cli import worker_logging
 from derain.device import resolve_device
 from derain.prior.store import ensure_prior, prior_key
 
@@ -20,6 +21,7 @@ log = logging.getLogger("sweeps")
 
 @ray.remote
 def _ensure(cfg: Any) -> tuple[str, bool]:
+    worker_logging()  # pre-training's progress lines reach the driver
     _, _, hit = ensure_prior(cfg, resolve_device("auto", gpu_granted=bool(ray.get_gpu_ids())))
     return prior_key(cfg), hit
 

@@ -8,15 +8,16 @@ returns the exit status: 0 done, 2 bad input, 1 the sweep ran but trials failed.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 if __name__ == "__main__":  # run as a script: don't let sweeps/*.py shadow top-level modules
+    _LAUNCHED = time.perf_counter()  # before the heavy imports, so that the start-up line counts them
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
-import logging
 
-from derain.cli import EXIT_OK, OneLineParser, add_override_flag, fail
+from derain.cli import EXIT_OK, OneLineParser, add_override_flag, add_verbosity_flags, fail, setup_logging, verbosity
 from derain.errors import DerainError
 from derain.scales import SCALE_NAMES
 from sweeps.spaces import REGISTRY
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher, training and data")
+    add_verbosity_flags(p)
     return p
 
 
@@ -53,8 +55,10 @@ def list_spaces() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; see the module docstring for exit codes."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    script_start = globals().get("_LAUNCHED") if argv is None else None  # set only when run as a script
+    args.launched = script_start or time.perf_counter()
+    setup_logging(verbosity(args))
     if args.list:
         print(list_spaces())
         return EXIT_OK

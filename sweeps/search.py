@@ -31,6 +31,7 @@ class SearchPlan:
     num_samples: int
     metric: str | None  # for TuneConfig (single objective only)
     mode: str | None
+    trials: int  # how many trials the sweep runs in all (grid points x repeats, or samples)
 
 
 def _domain(spec: tuple) -> Any:
@@ -170,7 +171,7 @@ def plan(
             grid["seed"] = [seed + i for i in range(num_samples)]
         metric, mode = next(iter(space.objectives.items()))
         grid_space = {k: tune.grid_search(v) for k, v in grid.items()}
-        return SearchPlan(grid_space, None, None, 1, metric, mode)
+        return SearchPlan(grid_space, None, None, 1, metric, mode, math.prod(len(v) for v in grid.values()))
     points = []
     if grid:
         points = [{**{k: _midpoint(s) for k, s in sampled.items()}, **p} for p in grid_points(grid)]
@@ -179,4 +180,4 @@ def plan(
     # metric/mode live in the searcher and the scheduler; Tune refuses them in TuneConfig as well.
     searcher = _optuna(space, points, seed, n, final_step, study)
     scheduler = _asha(space, max_reports)
-    return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None)
+    return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None, n)

@@ -10,6 +10,7 @@ from typing import Any
 
 import ray
 
+from derain.cli import worker_logging
 from derain.config import Config
 from derain.data.banks import PatchBank, banks_for, candidate_banks
 
@@ -20,6 +21,7 @@ class BankStore:
     bank pair once; calls are serialised, so concurrent trials asking for the same banks wait for one build."""
 
     def __init__(self) -> None:
+        worker_logging()  # bank building can take a minute: its progress lines reach the driver
         self._refs: dict[tuple, list[Any]] = {}
 
     def get(self, key: tuple) -> list[Any]:

@@ -17,21 +17,28 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pandas as pd
 import ray
-from mlflow.tracking import MlflowClient
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from derain.device import default_scale
-from derain.errors import DerainError
 from derain.scales import SMALL_SCALES
 from sweeps import search
-from sweeps.cluster import check_shared_storage, cluster_gpus, connect, resolve_storage, trial_resources
+from sweeps.cluster import (
+    check_shared_storage,
+    cluster_gpus,
+    concurrent_slots,
+    connect,
+    resolve_storage,
+    trial_resources,
+)
 from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
+from sweeps.preflight import check_numbers, check_study_storage, check_tracking, git_commit, stored_settings
 from sweeps.priors import pretrain_priors
 from sweeps.results import (
     GIT_TAG,
@@ -41,98 +48,17 @@ from sweeps.results import (
     SPACE_TAG,
     STUDY_TAG,
     default_tracking_uri,
-    experiment_path,
     ui_command,
 )
 from sweeps.shared import BankStore
 from sweeps.spaces import get_space
+from sweeps.startup import StartupClock, SweepReporter
 from sweeps.summary import summary_table
 from sweeps.tracking import MlflowSweepCallback, log_summary
 from sweeps.trial import train_trial
 
 log = logging.getLogger("sweeps")
-
-
-def check_numbers(args: argparse.Namespace) -> None:
-    """Counts and resources must be positive; DerainError naming the flag."""
-    bounds = (
-        ("--num-samples", args.num_samples, 1),
-        ("--max-concurrent", args.max_concurrent, 1),
-        ("--cpus-per-trial", args.cpus_per_trial, 1e-9),
-        ("--gpus-per-trial", args.gpus_per_trial, 0),
-    )
-    for flag, value, low in bounds:
-        if value is not None and value < low:
-            raise DerainError(f"{flag} must be >= {low:g}, got {value}")
-
-
-def check_tracking(uri: str) -> None:
-    """A sqlite store needs a writable folder; a server must answer. DerainError otherwise."""
-    if uri.startswith("sqlite:///"):
-        folder = Path(uri.removeprefix("sqlite:///")).parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise DerainError(f"tracking URI {uri}: folder '{folder}' does not exist or is not writable")
-        return
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    try:
-        MlflowClient(uri).search_experiments(max_results=1)
-    except Exception as err:  # noqa: BLE001 - whatever fails, tracking is unusable: say so before any trial
-        raise DerainError(f"tracking URI {uri} is not usable: {str(err).splitlines()[0]}") from None
-
-
-def check_study_storage(url: str) -> None:
-    """The Optuna study's RDB storage opens (made if missing); DerainError naming the URL otherwise."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        optuna.storages.RDBStorage(url)
-    except Exception as err:  # noqa: BLE001 - whatever fails, the study cannot be kept: say so before any trial
-        raise DerainError(f"--optuna-storage {url} is not usable: {str(err).splitlines()[0]}") from None
-
-
-def git_commit() -> str:
-    """The commit of the code that runs the sweep ('unknown' outside a git checkout)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=here)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def resume_path(storage: str, space: str | None, name: str | None) -> str:
-    """Experiment path to restore: ``--name`` under storage, else the newest restorable sweep of the space."""
-    if name:
-        path = experiment_path(storage, name)
-        if not tune.Tuner.can_restore(path):
-            raise DerainError(f"--resume: no sweep named '{name}' to resume under {storage}")
-        return path
-    found = sorted(Path(storage).glob(f"{space}-*"), key=lambda p: p.stat().st_mtime) if "://" not in storage else []
-    resumable = [p for p in found if tune.Tuner.can_restore(str(p))]
-    if not resumable:
-        raise DerainError(f"--resume: nothing to resume for space '{space}' under {storage} (pass --name)")
-    return str(resumable[-1])
-
-
-def stored_settings(args: argparse.Namespace, storage: str) -> tuple[Settings, str]:
-    """On ``--resume``: (the sweep's own launch settings, its name); refuses conflicting flags."""
-    if not args.space and not args.name:
-        raise DerainError("--resume needs --space (resumes its latest sweep) or --name")
-    path = resume_path(storage, args.space, args.name)
-    file = Path(path) / SETTINGS
-    if not file.exists():
-        raise DerainError(f"--resume: {path} has no {SETTINGS}; it was not started by sweeps/run.py")
-    saved = Settings.from_json(file.read_text())
-    if args.space and args.space != saved.space:
-        raise DerainError(f"--resume: sweep {Path(path).name} is of space '{saved.space}', not '{args.space}'")
-    asked = {"scale": args.scale, "overrides": tuple(args.overrides or ())}
-    for key, mine in asked.items():
-        theirs = getattr(saved, key)
-        if mine and mine != theirs:
-            shown = list(theirs) if key == "overrides" else theirs
-            raise DerainError(f"--resume reuses the sweep's own --{key} ({shown}); drop --{key}")
-    return saved, Path(path).name
+_USER_MAX_PENDING = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")  # a user's own setting wins over ours
 
 
 def _plan(settings: Settings, name: str | None, storage: str, uri: str) -> SweepPlan:
@@ -143,9 +69,10 @@ def _plan(settings: Settings, name: str | None, storage: str, uri: str) -> Sweep
     return plan
 
 
-def _reporter(plan: SweepPlan) -> tune.CLIReporter:
+def _reporter(plan: SweepPlan, trials: int) -> SweepReporter:
     short = {c: c.removeprefix("eval/") for c in plan.space.columns}
-    return tune.CLIReporter(
+    return SweepReporter(
+        trials,
         metric_columns=short,
         parameter_columns={a: a.split(".")[-1] for a in plan.axes.keys},
         max_report_frequency=30,
@@ -154,7 +81,7 @@ def _reporter(plan: SweepPlan) -> tune.CLIReporter:
     )
 
 
-def _configs(plan: SweepPlan, p: search.SearchPlan) -> tuple[tune.TuneConfig, tune.RunConfig]:
+def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tuple[tune.TuneConfig, tune.RunConfig]:
     s, space = plan.settings, plan.space
     tags = {
         SPACE_TAG: space.name,
@@ -180,20 +107,25 @@ def _configs(plan: SweepPlan, p: search.SearchPlan) -> tuple[tune.TuneConfig, tu
     run_config = tune.RunConfig(
         name=plan.name,
         storage_path=plan.storage,
-        callbacks=[callback],
+        # Ray's JSON and CSV files are what --ray-dir analysis and resume read; TensorBoard files nobody does.
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), callback, clock],
         failure_config=tune.FailureConfig(max_failures=2),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-        progress_reporter=_reporter(plan),
+        progress_reporter=_reporter(plan, p.trials),
         verbose=1,
     )
     return tune_config, run_config
 
 
-def _tuner(plan: SweepPlan, resume: bool) -> tune.Tuner:
+def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock) -> tune.Tuner:
     """A new Tuner for the plan (its settings saved beside it), or the interrupted one restored."""
     s = plan.settings
     small = plan.space.task == "toy1d" or plan.scale in SMALL_SCALES
     resources = trial_resources(s.cpus_per_trial, s.gpus_per_trial, small)
+    # Tune keeps one trial pending for a searcher unless told more: with short trials the first worker then
+    # takes every trial while the others are still starting. As many pending trials as can run at once.
+    pending = _USER_MAX_PENDING or str(s.max_concurrent or concurrent_slots(resources))
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = pending
     spec = dataclasses.replace(plan.spec, bank_store=BankStore.remote() if plan.space.task == "derain" else None)
     trainable = tune.with_resources(tune.with_parameters(train_trial, spec=spec), resources)
     if resume:
@@ -203,7 +135,7 @@ def _tuner(plan: SweepPlan, resume: bool) -> tune.Tuner:
     p = search.plan(
         plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, plan.final_step, plan.study
     )
-    tune_config, run_config = _configs(plan, p)
+    tune_config, run_config = _configs(plan, p, clock)
     tuner = tune.Tuner(trainable, param_space=p.param_space, tune_config=tune_config, run_config=run_config)
     if "://" not in plan.experiment:
         Path(plan.experiment).mkdir(parents=True, exist_ok=True)
@@ -235,12 +167,13 @@ def _report(plan: SweepPlan) -> None:
         log.error("the report failed (exit %d); rerun: %s", done.returncode, " ".join(cmd))
 
 
-def _run(plan: SweepPlan, resume: bool) -> int:
+def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     """Run the plan's trials on the connected cluster; 0 when every trial finished, 1 when some failed."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table honours our few columns
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # loggers as _configs lists them
     # Checkpointing at every evaluation is deliberate (resume); Tune's advice to do it less is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    tuner = _tuner(plan, resume)
+    tuner = _tuner(plan, resume, clock)
     pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial)
     results = tuner.fit()
     _summary(results, plan)
@@ -253,6 +186,8 @@ def _run(plan: SweepPlan, resume: bool) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Validate, plan, connect, run; returns 0 when every trial finished, 1 when some failed."""
+    clock = StartupClock(getattr(args, "launched", time.perf_counter()))
+    clock.mark("imports")
     check_numbers(args)
     if not args.resume:
         get_space(args.space)
@@ -262,13 +197,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     settings, name = stored_settings(args, storage) if args.resume else (Settings.from_args(args), args.name)
     known = settings.scale or (None if args.address else default_scale())
     plan = _plan(dataclasses.replace(settings, scale=known), name, storage, uri) if known else None
+    clock.mark("checks")
     started = connect(args.address)
+    clock.mark("Ray")
     try:
         if plan is None:
             scale = "gpu" if cluster_gpus() else "cpu"
             plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri)
         check_shared_storage(plan.storage)
-        return _run(plan, args.resume)
+        return _run(plan, args.resume, clock)
     finally:
         if started:
             ray.shutdown()

@@ -12,6 +12,16 @@ from PIL import Image
 from derain.config import Config, with_overrides
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``gpu``-marked tests skip with one reason when CUDA is absent (they are collected, not hidden)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="gpu: CUDA is not available on this machine")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def small_cfg() -> Config:
     """A config sized for tests: 32-px patches, a small pool, few evaluation images."""

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from devices import DEVICES
 from skimage.metrics import structural_similarity
 
 from derain.metrics import (
@@ -177,3 +178,17 @@ def test_set_metrics_pool_gain_and_average_the_rest():
     values = set_metrics(clean + 0.2 * layer, rainy, clean, layer)
     assert values["gain_db"] == pytest.approx(10 * math.log10(4)) and values["removal"] == pytest.approx(0.75)
     assert {"e_b", "psnr_b", "psnr_y", "ssim_y"} <= set(values)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("shape", [(3, 3, 40, 33), (2, 1, 5, 9), (3, 1, 64), (2, 2, 6)])
+def test_ssim_in_torch_equals_scikit_image_for_images_signals_and_small_windows(shape, device):
+    g = torch.Generator().manual_seed(sum(shape))
+    clean = torch.rand(shape, generator=g, dtype=torch.float64)
+    out = (clean + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    ours = ssim(out.to(device), clean.to(device))
+    assert ours.device.type == device and ours.shape == (shape[0],)
+    win = max(3, min(7, (min(shape[2:]) - 1) | 1))
+    for i in range(shape[0]):
+        ref = structural_similarity(out[i].numpy(), clean[i].numpy(), data_range=1.0, channel_axis=0, win_size=win)
+        assert ours[i].item() == pytest.approx(ref, abs=1e-9)

@@ -2,11 +2,13 @@
 
 import pytest
 import torch
+from devices import DEVICES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derain.degradations.rain import (
     RAIN_TYPES,
+    KernelBounds,
     RainParams,
     RainRange,
     add_rain,
@@ -14,10 +16,10 @@ from derain.degradations.rain import (
     rain_spec,
     render_rain,
     sample_rain_params,
+    seed_noise,
 )
 from derain.errors import ConfigError
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 FAST = settings(max_examples=15, deadline=None)
 
 
@@ -134,7 +136,7 @@ def test_params_records_replay():
     assert len(records) == 3 and set(records[0]) == set(p.__dataclass_fields__)
     cols = {k: torch.tensor([r[k] for r in records]) for k in records[0]}
     replay = RainParams(**{k: v.to(getattr(p, k).dtype) for k, v in cols.items()})
-    torch.testing.assert_close(render_rain(replay, 64, 64), render_rain(p, 64, 64))
+    assert torch.equal(render_rain(replay, 64, 64), render_rain(p, 64, 64))  # bit-identical from the records
 
 
 def test_unknown_type_lists_known_names():
@@ -157,3 +159,63 @@ def test_bad_ranges_raise(kwargs):
     )
     with pytest.raises(ConfigError):
         RainRange(**{**base, **kwargs})
+
+
+def _lowbias32(x: int) -> int:
+    """The seed-noise hash in exact Python integers (the oracle for the int32 tensor version)."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_seed_noise_is_the_documented_hash_on_every_device(device):
+    seeds = torch.tensor([0, 1, 2**31 - 2], device=device)
+    noise = seed_noise(seeds, 3, 5).cpu()
+    for b, seed in enumerate(seeds.tolist()):
+        key = _lowbias32(seed)
+        for index in (0, 7, 14):
+            bits = _lowbias32(_lowbias32((index + key) & 0xFFFFFFFF) ^ key)
+            assert noise[b, 0, index // 5, index % 5].item() == (bits >> 8) / 2**24
+
+
+def test_seed_noise_statistics():
+    """Uniform moments, no correlation between neighbouring pixels or between consecutive seeds."""
+    noise = seed_noise(torch.arange(1000, 1064), 64, 64).double()  # 262,144 values, s.e. of a corr. ~0.002
+    assert abs(noise.mean().item() - 0.5) < 0.003 and abs(noise.var().item() - 1 / 12) < 0.001
+    assert noise.min().item() >= 0 and noise.max().item() < 1
+
+    def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+        return torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1].item()
+
+    assert abs(corr(noise[..., :, 1:], noise[..., :, :-1])) < 0.01  # horizontal neighbours
+    assert abs(corr(noise[..., 1:, :], noise[..., :-1, :])) < 0.01  # vertical neighbours
+    assert abs(corr(noise[1:], noise[:-1])) < 0.01  # images with consecutive seeds
+    counts = torch.histc(noise.float(), bins=16, min=0, max=1)
+    expected = noise.numel() / 16
+    assert ((counts - expected) ** 2 / expected).sum().item() < 37.7  # chi-square, 15 d.o.f., p = 0.001
+
+
+@pytest.mark.parametrize("name", [*RAIN_TYPES, "small+medium+large"])
+def test_one_batch_launches_the_same_ops_whatever_its_size_and_never_reads_back(name):
+    from torch.profiler import profile
+
+    from benchmarks.ops import rain_ops
+
+    assert rain_ops(name, 1) == rain_ops(name, 8) == rain_ops(name, 64)
+    clean, g = torch.zeros(8, 3, 64, 64), torch.Generator().manual_seed(0)
+    with profile() as prof:
+        add_rain(clean, name, g)
+    # .item() / .tolist() appear as _local_scalar_dense: each would be a host sync on CUDA.
+    assert not [e.name for e in prof.events() if "local_scalar_dense" in e.name]
+
+
+def test_spec_bounds_give_the_same_layer_as_bounds_read_from_the_batch():
+    spec = rain_spec("random")
+    p = sample_rain_params(spec, 16, 96, torch.Generator().manual_seed(2))
+    static = render_rain(p, 96, 96, KernelBounds.of_spec(spec, 96, 96))
+    read = render_rain(p, 96, 96)
+    assert (static - read).abs().max().item() <= 1 / 255 + 1e-6  # zero-padding only; 8-bit truncation may flip
+    assert (static != read).float().mean().item() < 1e-3

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from devices import DEVICES
 
 from derain.data import prepare_data
 from derain.degradations import evaluation_degradations
@@ -15,11 +16,18 @@ from derain.metrics import COLUMNS_MASKED
 from derain.scales import SCALES, make_config
 from derain.train import build_task, fit, main
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
 
 def _cfg(**extra):
     return make_config("smoke", {"data.eval_images": 2, **extra})
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", [True, False])
+def test_fit_on_cuda_with_and_without_mixed_precision(amp):
+    cfg = _cfg(**{"train.iterations": 40, "train.eval_every": 20, "train.amp": amp})
+    seen = []
+    metrics = fit(cfg, device="cuda", on_eval=lambda step, m: seen.append(m["train/loss"]))
+    assert seen[1] < seen[0] and all(math.isfinite(v) for v in metrics.values() if isinstance(v, float))
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from derain.errors import DataError
+from derain.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,12 @@ def _deadleaves_image(size: int, complexity: float, rng: np.random.Generator) ->
 
 def _procedural(kind: str, size: int, complexity: float, seed: int, first: int = 0, count: int = PROCEDURAL_IMAGES):
     make = _smooth_image if kind == "smooth" else _deadleaves_image
-    return [make(size, complexity, np.random.default_rng([seed, first + i])) for i in range(count)]
+    progress = Progress(f"building {kind} backgrounds ({size} px)", count, log)
+    images = []
+    for i in range(count):
+        images.append(make(size, complexity, np.random.default_rng([seed, first + i])))
+        progress.update(i + 1)
+    return images
 
 
 def _split_images(images: list[np.ndarray], fraction: float, seed: int) -> tuple[list, list]:
@@ -188,7 +194,10 @@ def load_folder(path: str, min_size: int) -> list[np.ndarray]:
     nothing usable remains.
     """
     images, corrupt, small = [], 0, 0
-    for file in check_folder(path):
+    files = check_folder(path)
+    progress = Progress(f"reading folder '{path}'", len(files), log)
+    for done, file in enumerate(files, 1):
+        progress.update(done)
         try:
             img = _read_image(file)
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):

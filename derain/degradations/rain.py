@@ -5,9 +5,11 @@
 layers (B, 1, H, W) in [0, 1], and ``add_rain`` composes ``clip(B + beta * R, 0, 1)``.
 
 Angles are in degrees from vertical; a positive angle leans the top of a streak to the right. Lengths are
-given for 128-px patches and scaled linearly with the patch height. The per-pixel seed noise comes from a
-per-image generator seeded from ``RainParams.noise_seed``, so one image's rain does not depend on the rest of
-the batch and a logged parameter record replays exactly (on the same device type).
+given for 128-px patches and scaled linearly with the patch height. The per-pixel seed noise is counter-based:
+each pixel's uniform is a hash of (``RainParams.noise_seed``, pixel index) in int32 tensor ops, so one image's
+rain does not depend on the rest of the batch, a logged parameter record replays exactly on any device, and a
+whole batch takes one fixed sequence of ops. The kernel sizes come from the spec and the patch size
+(``KernelBounds``), never from the sampled batch, so rendering never waits on the host.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from derain.degradations.seednoise import seed_noise
 from derain.degradations.unions import UnionSpec, resolve_spec
 from derain.errors import ConfigError
 
@@ -126,7 +129,7 @@ def _sample_range(r: RainRange, n: int, size_px: int, g: torch.Generator) -> lis
     probs = torch.tensor(r.width_probs, device=g.device, dtype=torch.float64)
     width = widths[torch.multinomial(probs, n, replacement=True, generator=g)]
     length = torch.randint(r.length_px[0], r.length_px[1] + 1, (n,), generator=g, device=g.device)
-    length = torch.clamp(torch.round(length * (size_px / REFERENCE_SIZE_PX)), min=1).long()
+    length = torch.clamp(torch.round(length.double() * (size_px / REFERENCE_SIZE_PX)), min=1).long()
     return [
         _uniform(*r.density, n, g).float(),
         width.long(),
@@ -147,17 +150,37 @@ def sample_rain_params(spec: str | RainSpec, batch: int, size_px: int, generator
     return RainParams(*fields, noise_seed=seeds)
 
 
-def seed_noise(seeds: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Uniform [0, 1) noise (B, 1, H, W) on the device of ``seeds``; image b depends only on seeds[b]."""
-    gen = torch.Generator(device=seeds.device)
-    out = torch.empty(len(seeds), 1, height, width, device=seeds.device)
-    for b, seed in enumerate(seeds.tolist()):
-        torch.rand(1, height, width, generator=gen.manual_seed(seed), device=seeds.device, out=out[b])
-    return out
+@dataclass(frozen=True)
+class KernelBounds:
+    """Static sizes for rendering: the streak kernel's side and the widest Gaussian window, both odd px."""
+
+    kernel_px: int
+    blur_px: int
+
+    @staticmethod
+    def of_spec(spec: RainSpec, height: int, width: int) -> KernelBounds:
+        """The bounds any image drawn from ``spec`` at this patch size fits in; known before sampling."""
+        longest = max(_scaled_length(c.length_px[1], height) for c in spec.components)
+        return KernelBounds._clamped(longest, max(max(c.widths) for c in spec.components), height, width)
+
+    @staticmethod
+    def of_params(params: RainParams, height: int, width: int) -> KernelBounds:
+        """Bounds of an already sampled batch (reads two numbers back from the device: replay only)."""
+        return KernelBounds._clamped(int(params.length_px.max()), int(params.width.max()), height, width)
+
+    @staticmethod
+    def _clamped(length: int, blur: int, height: int, width: int) -> KernelBounds:
+        return KernelBounds(min(length | 1, (min(height, width) - 1) | 1), blur | 1)
 
 
-def streak_kernels(params: RainParams, size: int) -> torch.Tensor:
-    """Blurred, rotated line kernels (B, 1, size, size), ``size`` odd and >= max length.
+def _scaled_length(length_px: int, size_px: int) -> int:
+    """A 128-px length scaled to ``size_px``, rounded half to even like ``torch.round``, at least 1."""
+    return max(1, round(length_px * size_px / REFERENCE_SIZE_PX))
+
+
+def streak_kernels(params: RainParams, size: int, blur_px: int | None = None) -> torch.Tensor:
+    """Blurred, rotated line kernels (B, 1, size, size), ``size`` odd and >= max length; ``blur_px`` (odd,
+    >= every width; default: read from ``params``) sizes the blur window.
 
     Each kernel is the L x L diagonal line (bilinear, as a warp of an identity matrix) rotated so that
     angle 0 is vertical, Gaussian-blurred with a w x w window (OpenCV's default sigma for w) and clipped to
@@ -176,14 +199,14 @@ def streak_kernels(params: RainParams, size: int) -> torch.Tensor:
     for k in (torch.floor(u), torch.floor(u) + 1):
         valid = (k >= 0) & (k <= length - 1)
         line += valid * torch.clamp(1 - (u - k).abs(), min=0) * torch.clamp(1 - (v - k).abs(), min=0)
-    blurred = _gaussian_blur(line.unsqueeze(1), params.width)
+    blur_px = int(params.width.max()) if blur_px is None else blur_px
+    blurred = _gaussian_blur(line.unsqueeze(1), params.width, blur_px)
     box = ((x.abs() <= length / 2) & (y.abs() <= length / 2)).unsqueeze(1)
     return blurred * box
 
 
-def _gaussian_blur(images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-    """Separable per-image Gaussian blur with zero borders; window ``widths`` (B,), odd."""
-    wmax = int(widths.max().item())
+def _gaussian_blur(images: torch.Tensor, widths: torch.Tensor, wmax: int) -> torch.Tensor:
+    """Separable per-image Gaussian blur with zero borders; windows ``widths`` (B,), odd and <= ``wmax``."""
     if wmax <= 1:
         return images
     taps = torch.arange(-(wmax // 2), wmax // 2 + 1, device=images.device, dtype=torch.float32)
@@ -198,34 +221,51 @@ def _gaussian_blur(images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
     return flat.view_as(images)
 
 
+def _fft_size(n: int) -> int:
+    """The smallest 5-smooth integer >= n (FFT lengths pocketfft and cuFFT handle fastest)."""
+    while True:
+        m = n
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
 def _reflect_filter(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """Seed smoothing then per-image centred streak filtering, each with reflect-101 borders (OpenCV's
     ``filter2D`` default, as the authors' generator runs it).
 
-    images (B, 1, H, W), kernels (B, 1, S, S) with S odd and < H, W. The 3x3 smoothing is a direct
-    convolution; the streak filter is one FFT round trip over the image reflect-padded by S // 2, whose
-    circular wrap then only touches the padding that is cropped away. Periodic borders instead would let
-    streaks re-enter at the opposite edge, which makes medium and large rain 7-10 % denser than the authors'.
+    images (B, 1, H, W), kernels (B, 1, S, S) with S odd and < H, W. Both filters run as one product of
+    spectra over the image reflect-padded by S // 2 + 1 and zero-filled to a 5-smooth size. Padding then
+    smoothing equals smoothing then padding, because the smoothing kernel is symmetric and so keeps the mirror
+    symmetry about the edge pixels. The uncentred kernels shift the result by S // 2 + 1 and the circular
+    wrap only reaches rows and columns that are cropped away; periodic borders instead would let streaks
+    re-enter at the opposite edge (medium and large rain 7-10 % denser than the authors'). Plain 2D transforms:
+    splitting them by axis to skip zero rows measured slower on the CPU (strided copies).
     """
     h, w = images.shape[-2:]
-    smoothing = torch.tensor(SEED_SMOOTHING, device=images.device, dtype=images.dtype).view(1, 1, 3, 3)
-    smoothed = F.conv2d(F.pad(images, (1, 1, 1, 1), mode="reflect"), smoothing)
-    half = kernels.shape[-1] // 2
-    padded = F.pad(smoothed, (half, half, half, half), mode="reflect")
-    ph, pw = padded.shape[-2:]
-    kern = F.pad(kernels, (0, pw - kernels.shape[-1], 0, ph - kernels.shape[-2]))
-    kern = torch.roll(kern, shifts=(-half, -half), dims=(-2, -1))
-    spectrum = torch.fft.rfft2(padded) * torch.fft.rfft2(kern)
-    return torch.fft.irfft2(spectrum, s=(ph, pw))[..., half : half + h, half : half + w]
+    pad = kernels.shape[-1] // 2 + 1
+    padded = F.pad(images, (pad,) * 4, mode="reflect")
+    fh, fw = _fft_size(padded.shape[-2]), _fft_size(padded.shape[-1])
+    smoothing = torch.tensor(SEED_SMOOTHING, device=images.device, dtype=images.dtype)
+    kernel_spectrum = torch.fft.rfft2(kernels, s=(fh, fw)) * torch.fft.rfft2(smoothing, s=(fh, fw))
+    spectrum = torch.fft.rfft2(padded, s=(fh, fw)).mul_(kernel_spectrum)
+    return torch.fft.irfft2(spectrum, s=(fh, fw))[..., 2 * pad : 2 * pad + h, 2 * pad : 2 * pad + w]
 
 
-def render_rain(params: RainParams, height: int, width: int) -> torch.Tensor:
-    """Rain layers (B, 1, H, W) in [0, 1] on the device of ``params``; all-zero where density is 0."""
+def render_rain(params: RainParams, height: int, width: int, bounds: KernelBounds | None = None) -> torch.Tensor:
+    """Rain layers (B, 1, H, W) in [0, 1] on the device of ``params``; all-zero where density is 0.
+
+    ``bounds`` (from ``KernelBounds.of_spec``) fixes the kernel sizes without reading the batch; without it
+    they are read from ``params`` (one host sync), as a replay of logged records does.
+    """
+    bounds = bounds or KernelBounds.of_params(params, height, width)
     uniform = seed_noise(params.noise_seed, height, width)
     seeds = uniform * (uniform > 1 - params.density.view(-1, 1, 1, 1))
-    max_len = int(params.length_px.max().item())
-    size = min(max_len | 1, (min(height, width) - 1) | 1)
-    layer = _reflect_filter(seeds, streak_kernels(params, size)).clamp_min(0)
+    kernels = streak_kernels(params, bounds.kernel_px, bounds.blur_px)
+    layer = _reflect_filter(seeds, kernels).clamp_min(0)
     lo = layer.amin(dim=(-2, -1), keepdim=True)
     span = layer.amax(dim=(-2, -1), keepdim=True) - lo
     normalised = torch.where(span > 1e-12, (layer - lo) / span.clamp_min(1e-12), torch.zeros_like(layer))
@@ -253,8 +293,10 @@ def add_rain(
     """
     if clean.dim() != 4:
         raise ValueError(f"clean must be (B, C, H, W), got shape {tuple(clean.shape)}")
-    params = sample_rain_params(spec, clean.shape[0], clean.shape[-2], generator).to(clean.device)
-    layer = render_rain(params, clean.shape[-2], clean.shape[-1]).to(clean.dtype)
+    spec = rain_spec(spec)
+    height, width = clean.shape[-2:]
+    params = sample_rain_params(spec, clean.shape[0], height, generator).to(clean.device)
+    layer = render_rain(params, height, width, KernelBounds.of_spec(spec, height, width)).to(clean.dtype)
     return composite(clean, layer, params.opacity), layer
 
 

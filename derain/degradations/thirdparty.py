@@ -10,13 +10,13 @@ albumentations ignores global seeds, so each image's transform is seeded from th
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-# albumentations asks PyPI for a newer version when imported; nothing here may touch the network at run time.
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-
-import albumentations as A
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import albumentations as A
 
 DROP_LENGTH_PX = 20  # at 128 px, scaled with the patch size
 SLANT_PX = 10.0  # max horizontal drift of a drop, at 128 px
@@ -43,6 +43,11 @@ class ThirdPartyRain:
         return rainy, layer
 
     def _transform(self, size_px: int, seed: int) -> A.RandomRain:
+        # Imported here: half a second that 1D trials and the sweep driver never need. albumentations asks PyPI
+        # for a newer version when imported; nothing here may touch the network at run time.
+        os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+        import albumentations as A
+
         scale = size_px / 128
         rain = A.RandomRain(
             slant_range=(-SLANT_PX * scale, SLANT_PX * scale),

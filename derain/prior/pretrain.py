@@ -22,6 +22,7 @@ from derain.data.sources import BUILTIN
 from derain.metrics import psnr
 from derain.prior.taming import Layout
 from derain.prior.vq import VQModel
+from derain.progress import Progress
 from derain.seeding import seeded
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
     opt = torch.optim.Adam(model.parameters(), lr=p.pretrain_lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.pretrain_lr) if disc else None
     l1: list[float] = []
+    progress = Progress("prior pre-training", p.pretrain_iterations, log)
     for step in range(1, p.pretrain_iterations + 1):
         model.train()
         x = _batch(train_pool, p.pretrain_batch, g, device)
@@ -126,6 +128,7 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
         loss.backward(inputs=list(model.parameters()))
         opt.step()
         l1.append(F.l1_loss(rec, x).item())
+        progress.update(step, l1=l1[-1])
         if p.restart_every and step % p.restart_every == 0 and step < p.pretrain_iterations:
             model.quantize.restart_dead_codes(z.detach(), g)
     tenth = max(1, len(l1) // 10)  # means over the first and last tenth: single batches are noisy
