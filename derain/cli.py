@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from derain.config import parse_assignment
-from derain.errors import DerainError
-from derain.loop import CHECKPOINT, CONFIG, FIGURE, METRICS, NonFiniteLossError
-from derain.scales import SCALE_NAMES
-from derain.tables import metric_table
+from derain.loop import NonFiniteLossError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
 
@@ -51,6 +48,7 @@ def parse_overrides(pairs: Iterable[str], blank: Any) -> dict[str, Any]:
 
 
 PROJECT_LOGGERS = ("derain", "sweeps", "analysis")
+NOISY_LIBRARIES = ("mlflow", "ray", "alembic", "optuna", "urllib3", "matplotlib", "PIL", "filelock")
 
 
 def setup_logging(verbosity: int = 0, fmt: str = "%(asctime)s %(name)s: %(message)s") -> None:
@@ -61,6 +59,11 @@ def setup_logging(verbosity: int = 0, fmt: str = "%(asctime)s %(name)s: %(messag
     logging.basicConfig(level=others, format=fmt, force=True)
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(project)
+    # Libraries that set their own logger's level (so the root's does not reach them): MLflow reads its level
+    # from the environment when imported, Ray from ray.init (sweeps.cluster passes the root's level).
+    os.environ["MLFLOW_LOGGING_LEVEL"] = logging.getLevelName(others)
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(others)
 
 
 def worker_logging() -> None:
@@ -90,34 +93,3 @@ def fail(err: Exception) -> int:
     """Print ``err`` as one line on stderr; the exit code of its kind."""
     print(f"error: {err}", file=sys.stderr)
     return EXIT_DIVERGED if isinstance(err, NonFiniteLossError) else EXIT_BAD_INPUT
-
-
-def single_run_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """The single-run CLI: --scale, --set (repeatable), --out, --device, -v / -q."""
-    p = OneLineParser(prog=prog, description=description)
-    p.add_argument("--scale", choices=SCALE_NAMES, default=None, help="preset (default: gpu with CUDA, else cpu)")
-    add_override_flag(p)
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    add_verbosity_flags(p)
-    return p
-
-
-def run_single(
-    args: argparse.Namespace,
-    make: Callable[[str | None, dict[str, Any]], Any],
-    fit: Callable[..., dict[str, float]],
-    seen: Callable[[Any], set[str]],
-    blank: Any,
-) -> int:
-    """Build the config (``make(scale, overrides)``), ``fit`` it into ``--out``, print the metric table."""
-    setup_logging(verbosity(args))
-    try:
-        cfg = make(args.scale, parse_overrides(args.overrides, blank))
-        metrics = fit(cfg, device=args.device, run_dir=args.out)
-    except (DerainError, NonFiniteLossError) as err:
-        return fail(err)
-    print(metric_table(metrics, seen(cfg)))
-    written = [f for f in (METRICS, CONFIG, FIGURE, CHECKPOINT) if (args.out / f).exists()]
-    print(f"wrote {', '.join(written)} to {args.out}")
-    return EXIT_OK

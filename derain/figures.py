@@ -45,6 +45,19 @@ def save_triptych(model: nn.Module, sets: list[EvalSet], device: torch.device, p
     plt.close(fig)
 
 
+def save_snapshot(model: nn.Module, sets: list[EvalSet], device: torch.device, path: Path) -> None:
+    """PNG strip degraded | output | clean (H, 3W) of the first image of the first yardstick set: the same
+    held-out image under the same unseen rain at every evaluation of every trial, so steps and runs compare."""
+    from PIL import Image
+
+    chosen = next((s for s in sets if s.yardstick), sets[0])
+    out = predict(model, chosen.degraded[:1], device).cpu()[0]
+    strip = torch.cat([chosen.degraded[0], out, chosen.clean[0]], dim=-1).clamp(0, 1)
+    pixels = (strip * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(path)
+
+
 def save_signal_plot(model: nn.Module, sets: list[EvalSet], device: torch.device, path: Path) -> None:
     """PNG: degraded / output / clean of the first held-out function of each ``showcase_sets`` set."""
     rows, plt = showcase_sets(sets), _pyplot()

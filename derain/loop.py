@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 
 # The run folder's files, by the names the CLIs print and the sweeps log to MLflow.
 CHECKPOINT, CONFIG, FIGURE, METRICS = "checkpoint.pt", "config.json", "triptych.png", "metrics.json"
+SAMPLES = "samples"  # one PNG per evaluation: samples/step_0000500.png
+
+
+def sample_path(run_dir: Path, step: int) -> Path:
+    """Where the evaluation at ``step`` leaves its snapshot image."""
+    return run_dir / SAMPLES / f"step_{step:07d}.png"
+
 
 OnEval = Callable[[int, dict[str, float]], None]
 
@@ -60,13 +67,15 @@ class Task:
     """What the loop trains: a model, a batch source and an evaluation.
 
     ``sample(batch_size, generator) -> (inputs, targets)`` on the model's device; ``evaluate(model) ->``
-    metric dict (keys ``eval/...``); ``draw(model, path)`` writes the run's figure (PNG), if the task has one.
+    metric dict (keys ``eval/...``); ``draw(model, path)`` writes the run's figure (PNG), if the task has one;
+    ``snapshot(model, path)`` writes the per-evaluation image (PNG, ``samples/step_<step>.png``), if it has one.
     """
 
     model: nn.Module
     sample: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
     evaluate: Callable[[nn.Module], dict[str, float]]
     draw: Callable[[nn.Module, Path], None] | None = None
+    snapshot: Callable[[nn.Module, Path], None] | None = None
 
 
 def make_scheduler(opt: torch.optim.Optimizer, t: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
@@ -245,6 +254,8 @@ class _Writer:
     def save(self, task: Task, s: _State, last: bool) -> None:
         if self.run_dir is not None:
             save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
+            if task.snapshot is not None:
+                task.snapshot(task.model, sample_path(self.run_dir, s.step))
             if last and task.draw is not None:
                 task.draw(task.model, self.run_dir / FIGURE)
 

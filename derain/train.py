@@ -16,19 +16,19 @@ from typing import Unpack
 import torch
 from torch import nn
 
-from derain.cli import run_single, single_run_parser
 from derain.config import Config
 from derain.data import prepare_data
 from derain.data.banks import PatchBank
 from derain.degradations import evaluation_degradations, training_degradation
 from derain.device import default_scale
 from derain.evaluate import evaluate_sets, reference_metrics
-from derain.figures import save_triptych
+from derain.figures import save_snapshot, save_triptych
 from derain.loop import NonFiniteLossError, RunOptions, Task, fit_task
 from derain.models import build_model
 from derain.prior import build_prior_restorer
 from derain.scales import make_config
 from derain.seeding import seeded
+from derain.single import run_single, single_run_parser
 
 __all__ = ["NonFiniteLossError", "build_task", "fit", "main", "seen_degradations"]
 
@@ -53,7 +53,10 @@ def build_task(cfg: Config, device: torch.device, banks: tuple[PatchBank, PatchB
     def draw(m: nn.Module, path: Path) -> None:
         save_triptych(m, data.eval_sets, device, path)
 
-    return Task(model.to(device), data.sampler.sample, evaluate, draw)
+    def snapshot(m: nn.Module, path: Path) -> None:
+        save_snapshot(m, data.eval_sets, device, path)
+
+    return Task(model.to(device), data.sampler.sample, evaluate, draw, snapshot)
 
 
 def fit(

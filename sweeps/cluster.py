@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import tempfile
@@ -14,6 +15,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from derain.errors import DerainError
 
 CONNECT_TIMEOUT_S = 10
+
+log = logging.getLogger("sweeps")
 
 
 class SweepError(DerainError):
@@ -45,15 +48,18 @@ def connect(address: str | None) -> bool:
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials keep the driver's cwd: relative paths work
     if address:
         _check_reachable(address)
+        log.info("connecting to the Ray cluster at %s", address)
         try:
-            ray.init(address=address, log_to_driver=True)
+            ray.init(address=address, log_to_driver=True, logging_level=logging.getLogger().getEffectiveLevel())
         except (ConnectionError, RuntimeError) as err:
             raise SweepError(f"cannot connect to Ray at --address {address}: {err}") from None
     else:
         # "local": always a fresh instance, never an attach to whatever /tmp/ray/ray_current_cluster names.
         # No dashboard: MLflow is the sweep's UI, and the dashboard adds over a second to every start
         # (a cluster started with `ray start --head` keeps its own).
-        ray.init(address="local", include_dashboard=False, log_to_driver=True)
+        log.info("starting a local Ray instance")
+        level = logging.getLogger().getEffectiveLevel()
+        ray.init(address="local", include_dashboard=False, log_to_driver=True, logging_level=level)
     return True
 
 
@@ -86,11 +92,14 @@ def trial_resources(cpus: float, gpus: float | None, small_model: bool) -> dict[
     return {"cpu": cpus, "gpu": gpus}
 
 
-def resolve_storage(storage: str) -> str:
-    """Absolute, writable storage path (made if missing), or a URI left to pyarrow; checked before Ray starts."""
+def resolve_storage(storage: str, create: bool = True) -> str:
+    """Absolute, writable storage path (made if missing), or a URI left to pyarrow; checked before Ray starts.
+    With ``create`` False (a dry run) the path is only resolved: nothing is made or written."""
     if "://" in storage:
         return storage
     path = Path(storage).expanduser().resolve()
+    if not create:
+        return str(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path):

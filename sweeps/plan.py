@@ -127,6 +127,7 @@ class SweepPlan:
     max_reports: int  # evaluations per trial (ASHA's horizon)
     final_step: int  # a trial's last iteration: one whose last report is earlier was stopped early
     study: Study | None  # the persisted Optuna study of a sampled space; None for grids
+    command: str = ""  # the command line that launched the sweep (the parent run's description quotes it)
 
     @property
     def dashboard_command(self) -> str | None:

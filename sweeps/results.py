@@ -26,6 +26,8 @@ NOTE_TAG = "mlflow.note.content"  # parent run: its description in the UI (the s
 KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 SPACE_TAG, SCALE_TAG = "space", "scale"  # parent run: the space and the scale preset
 STUDY_TAG = "derain.optuna_storage"  # parent run: the RDB URL of the sweep's Optuna study (sampled spaces)
+CHECKPOINT_TAG = "derain.checkpoint"  # child run: its newest checkpoint file, on the sweep's storage
+IMAGE_STEP_TAG = "derain.image_step"  # child run: the newest step whose snapshot image is logged
 STOPPED_TAG = "derain.stopped_early"  # child run: "true" when the scheduler stopped it before its last step
 STOPPED_STEP_TAG = "derain.stopped_step"  # child run: the step it reached then
 NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as ray.<key> tags
@@ -37,9 +39,24 @@ def default_tracking_uri(cwd: Path | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
 
 
-def ui_command(uri: str) -> str:
-    """The command that opens the sweep's runs in a browser."""
-    return f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else f"open {uri}"
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
+def ui_command(uri: str, experiment_id: str | None = None) -> str:
+    """How to open the sweep's runs in a browser: the ``mlflow ui`` command for a sqlite store (or the
+    server's address), then the experiment's runs table. MLflow 3's UI opens an experiment on its GenAI
+    overview unless the link asks for the model-training view."""
+    server = uri.rstrip("/") if uri.startswith("http") else UI_ADDRESS
+    start = "" if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}\n  then open "
+    if experiment_id is None:
+        return f"{start}{server}"
+    return f"{start}{server}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
+def parent_note(hypothesis: str, command: str) -> str:
+    """The sweep's parent-run description (Markdown in MLflow's UI): the hypothesis, then the command."""
+    note = hypothesis.strip()
+    return f"{note}\n\nLaunched with:\n\n    {command}" if command else note
 
 
 def experiment_path(storage: str, name: str) -> str:

@@ -7,6 +7,7 @@ returns the exit status: 0 done, 2 bad input, 1 the sweep ran but trials failed.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     p.add_argument("--seed", type=int, default=0, help="seeds the searcher, training and data")
+    p.add_argument("--dry-run", action="store_true", help="print the trials, resources, time and places; start nothing")
     add_verbosity_flags(p)
     return p
 
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     script_start = globals().get("_LAUNCHED") if argv is None else None  # set only when run as a script
     args.launched = script_start or time.perf_counter()
+    args.command = shlex.join(["python", "sweeps/run.py", *(sys.argv[1:] if argv is None else argv)])
     setup_logging(verbosity(args))
     if args.list:
         print(list_spaces())

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import ray
+from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
@@ -37,6 +38,8 @@ from sweeps.cluster import (
     resolve_storage,
     trial_resources,
 )
+from sweeps.dryrun import describe
+from sweeps.names import NameCreator
 from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
 from sweeps.preflight import check_numbers, check_study_storage, check_tracking, git_commit, stored_settings
 from sweeps.priors import pretrain_priors
@@ -48,25 +51,34 @@ from sweeps.results import (
     SPACE_TAG,
     STUDY_TAG,
     default_tracking_uri,
+    parent_note,
     ui_command,
 )
+from sweeps.runs import log_summary
 from sweeps.shared import BankStore
 from sweeps.spaces import get_space
 from sweeps.startup import StartupClock, SweepReporter
 from sweeps.summary import summary_table
-from sweeps.tracking import MlflowSweepCallback, log_summary
+from sweeps.tracking import MlflowSweepCallback
 from sweeps.trial import train_trial
 
 log = logging.getLogger("sweeps")
 _USER_MAX_PENDING = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")  # a user's own setting wins over ours
 
 
-def _plan(settings: Settings, name: str | None, storage: str, uri: str) -> SweepPlan:
+def _plan(settings: Settings, name: str | None, storage: str, uri: str, command: str, check: bool = True) -> SweepPlan:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     plan = build_plan(settings, name or f"{settings.space}-{settings.scale}-{stamp}", storage, uri)
-    if plan.study:
+    plan = dataclasses.replace(plan, command=command)
+    if plan.study and check:
         check_study_storage(plan.study.storage)
     return plan
+
+
+def _dry_run(settings: Settings, name: str | None, storage: str, uri: str, address: str | None) -> int:
+    """Print what the sweep would run (``dryrun.describe``); nothing starts and nothing is written."""
+    print(describe(_plan(settings, name, storage, uri, "", check=False), address))
+    return 0
 
 
 def _reporter(plan: SweepPlan, trials: int) -> SweepReporter:
@@ -90,7 +102,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
         "seed": str(s.seed),
         "ray_experiment": plan.experiment,
         "hypothesis": space.summary,
-        NOTE_TAG: space.hypothesis.strip(),
+        NOTE_TAG: parent_note(space.hypothesis, plan.command),
         **({STUDY_TAG: plan.study.storage} if plan.study else {}),
     }
     params = functools.partial(flat_params, plan.spec)
@@ -101,6 +113,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
         num_samples=p.num_samples,
         max_concurrent_trials=s.max_concurrent,
         reuse_actors=True,
+        trial_name_creator=NameCreator(space.task),
         metric=p.metric,
         mode=p.mode,
     )
@@ -152,9 +165,14 @@ def _summary(results: Any, plan: SweepPlan) -> None:
     if "node_id" in frame:
         per_node = frame.groupby(frame["node_id"].fillna("?").str[:12])["trial_id"].count()
         print("trials per Ray node: " + ", ".join(f"{node} {count}" for node, count in per_node.items()))
-    print(f"\nInspect the sweep: {ui_command(plan.tracking_uri)}")
+    print(f"\nInspect the sweep: {ui_command(plan.tracking_uri, _experiment_id(plan))}")
     if plan.dashboard_command:
         print(f"Inspect the search: {plan.dashboard_command}  (pip install -e '.[dashboard]')")
+
+
+def _experiment_id(plan: SweepPlan) -> str | None:
+    exp = MlflowClient(plan.tracking_uri).get_experiment_by_name(plan.space.name)
+    return exp.experiment_id if exp else None
 
 
 def _report(plan: SweepPlan) -> None:
@@ -193,17 +211,20 @@ def run_sweep(args: argparse.Namespace) -> int:
         get_space(args.space)
     uri = args.tracking_uri or default_tracking_uri()
     check_tracking(uri)
-    storage = resolve_storage(args.storage)
+    storage = resolve_storage(args.storage, create=not getattr(args, "dry_run", False))
     settings, name = stored_settings(args, storage) if args.resume else (Settings.from_args(args), args.name)
     known = settings.scale or (None if args.address else default_scale())
-    plan = _plan(dataclasses.replace(settings, scale=known), name, storage, uri) if known else None
+    command = getattr(args, "command", "")
+    if getattr(args, "dry_run", False):
+        return _dry_run(dataclasses.replace(settings, scale=known or default_scale()), name, storage, uri, args.address)
+    plan = _plan(dataclasses.replace(settings, scale=known), name, storage, uri, command) if known else None
     clock.mark("checks")
     started = connect(args.address)
     clock.mark("Ray")
     try:
         if plan is None:
             scale = "gpu" if cluster_gpus() else "cpu"
-            plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri)
+            plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri, command)
         check_shared_storage(plan.storage)
         return _run(plan, args.resume, clock)
     finally:

@@ -29,36 +29,19 @@ from derain.loop import CONFIG, FIGURE
 from sweeps.results import (
     CHILD_TAG,
     GIT_TAG,
-    KIND_TAG,
+    IMAGE_STEP_TAG,
     NODE_KEYS,
     PARENT_TAG,
     STOPPED_STEP_TAG,
     STOPPED_TAG,
     SWEEP_TAG,
-    TRAINING_KIND,
     TRIAL_TAG,
 )
+from sweeps.runs import experiment_id, log_snapshots, tag_checkpoint
 
 log = logging.getLogger(__name__)
 
 ARTIFACTS = (CONFIG, FIGURE)
-
-
-def _artifact_root(uri: str, experiment: str) -> str | None:
-    """File artifact location beside a sqlite database; None (server default) for other stores."""
-    if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment).resolve().as_uri()
-    return None
-
-
-def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
-    """The experiment's id (made if missing), tagged as a model-training experiment."""
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        return client.create_experiment(name, _artifact_root(uri, name), tags={KIND_TAG: TRAINING_KIND})
-    if exp.tags.get(KIND_TAG) != TRAINING_KIND:
-        client.set_experiment_tag(exp.experiment_id, KIND_TAG, TRAINING_KIND)
-    return exp.experiment_id
 
 
 def _finite(value: Any) -> bool:
@@ -79,10 +62,12 @@ class MlflowSweepCallback(Callback):
         self.parent_id: str | None = None
         self._children: dict[str, str] = {}  # trial id -> run id
         self._last_step: dict[str, float] = {}
+        self._last_image: dict[str, float] = {}
         self._queue: queue.Queue | None = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_client": None, "_children": {}, "_last_step": {}, "_queue": None}
+        empty = {"_children": {}, "_last_step": {}, "_last_image": {}}
+        return {**self.__dict__, "_client": None, "_queue": None, **empty}
 
     def _submit(self, job: Callable[[], None]) -> None:
         """Run ``job`` on the writer thread (started on first use), after every job submitted before it."""
@@ -140,6 +125,7 @@ class MlflowSweepCallback(Callback):
         if found:
             run_id = found[0].info.run_id
             self._last_step[run_id] = found[0].data.metrics.get(TRAIN_STEP, -1)
+            self._last_image[run_id] = float(found[0].data.tags.get(IMAGE_STEP_TAG, -1))
             self.client.update_run(run_id, status="RUNNING")
         else:
             tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep}
@@ -171,6 +157,19 @@ class MlflowSweepCallback(Callback):
         tags = [RunTag(f"ray.{k}", str(result[k])) for k in NODE_KEYS if k in result]
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        snapshot, folder = _TrialView.of(trial), checkpoint.path
+        self._submit(lambda: self._log_checkpoint(snapshot, folder))
+
+    def _log_checkpoint(self, trial: Any, folder: str) -> None:
+        """The child's checkpoint tag, and the snapshot images of the evaluations this checkpoint adds."""
+        run_id = self.child(trial)
+        tag_checkpoint(self.client, run_id, folder)
+        if Path(folder).is_dir():  # a local or shared folder; object-store checkpoints carry no images here
+            self._last_image[run_id] = log_snapshots(
+                self.client, run_id, Path(folder), self._last_image.get(run_id, -1)
+            )
 
     def _finish(self, trial: Any, status: str, error: str | None = None) -> None:
         run_id = self.child(trial)
@@ -245,17 +244,3 @@ class _TrialView:
     def of(cls, trial: Any) -> _TrialView:
         step = (getattr(trial, "last_result", None) or {}).get(TRAIN_STEP)
         return cls(trial.trial_id, str(trial), dict(trial.config), getattr(trial, "checkpoint", None), step)
-
-
-def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:
-    """Attach the final summary table (CSV, with its title as a tag) to the sweep's parent run."""
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    found = client.search_runs([exp.experiment_id], f"tags.`{SWEEP_TAG}` = '{sweep}'", max_results=1) if exp else []
-    if not found:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "summary.csv"
-        rows.to_csv(path, index=False)
-        client.log_artifact(found[0].info.run_id, str(path))
-    client.set_tag(found[0].info.run_id, "summary", title)

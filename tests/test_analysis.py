@@ -146,7 +146,7 @@ def smoke_sweep(tmp_path_factory):
     from sweeps.run import main
 
     folder = tmp_path_factory.mktemp("sweep")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     try:
         assert (

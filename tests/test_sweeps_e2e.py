@@ -3,6 +3,7 @@ bad input; a diverging trial. The resume-after-SIGKILL test lives in test_sweeps
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -63,8 +64,12 @@ def test_space_end_to_end(name, local_ray, tmp_path):
     )
     commit = parents[0].data.tags["mlflow.source.git.commit"]
     assert len(commit) == 40 and all(c.data.tags["mlflow.source.git.commit"] == commit for c in children)
-    assert parents[0].data.tags["mlflow.note.content"] == space.hypothesis.strip()
+    note = parents[0].data.tags["mlflow.note.content"]
+    assert note.startswith(space.hypothesis.strip()) and f"python sweeps/run.py --space {name} " in note
     assert len(children) == _expected_trials(space)
+    names = [c.info.run_name for c in children]  # readable, from the swept values, unique within the sweep
+    assert len(set(names)) == len(names) and all(re.fullmatch(r".+-(t\d+|[0-9a-f]{8})", n) for n in names), names
+    assert not any(n.startswith("train_trial") for n in names)
     assert len({c.data.tags[TRIAL_TAG] for c in children}) == len(children)
     metric = space.metric[0] if space.multi_objective else space.metric
     for child in children:
@@ -75,7 +80,13 @@ def test_space_end_to_end(name, local_ray, tmp_path):
         assert "config.json" in artifacts
         if child.data.metrics["train/step"] == float(child.data.params["train.iterations"]):
             assert "triptych.png" in artifacts  # trials that ran to the end (ASHA may stop some earlier)
-    assert "summary.csv" in {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+        assert Path(child.data.tags["derain.checkpoint"]).is_file()  # the run links to its newest checkpoint
+        if child.data.params["task"] == "derain":  # one snapshot image per evaluation, at its step
+            steps = {int(m.value) for m in client.get_metric_history(child.info.run_id, "train/step")}
+            images = {a.path for a in client.list_artifacts(child.info.run_id, "images") if a.path.endswith(".png")}
+            assert {int(re.search(r"\+step\+(\d+)\+", p).group(1)) for p in images} == steps
+    parent_files = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"summary.csv", "summary_table.json"} <= parent_files
 
 
 @pytest.mark.slow
@@ -119,7 +130,7 @@ def test_bad_input_fails_before_ray_starts(args, message, tmp_path):
     proc = _cli([*args, "--storage", str(tmp_path / "ray")])
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
-    assert "Started a local Ray instance" not in proc.stderr + proc.stdout
+    assert "starting a local Ray instance" not in proc.stderr + proc.stdout
 
 
 @pytest.mark.slow

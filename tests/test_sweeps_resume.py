@@ -92,6 +92,8 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
 
     resumed = subprocess.run([*RUN, *common, "--resume"], capture_output=True, text=True, timeout=400, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    # The line other tests look for to show that Ray never started; its library log lines are at WARNING.
+    assert "starting a local Ray instance" in resumed.stderr and "Started a local Ray" not in resumed.stderr
 
     analysis = ExperimentAnalysis(str(storage / "resumable"))
     assert len(analysis.trials) == 4  # 2 grid points x 2 seeds

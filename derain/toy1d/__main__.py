@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from derain.cli import run_single, single_run_parser
+from derain.single import run_single, single_run_parser
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.fit import fit1d, seen_streaks
 from derain.toy1d.scales import make_toy_config

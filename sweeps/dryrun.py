@@ -1,0 +1,86 @@
+"""``--dry-run``: what a sweep command would launch, without starting Ray, MLflow or Optuna storage.
+
+It prints the trials (the grid points, or "n sampled from" the ranges), the resources per trial and how many
+run at once on this machine, an estimate of the wall time from the measured trial costs of the scale
+(``derain.costs``), and where the results would go.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from derain.costs import COSTS
+from derain.toy1d.config import Toy1dConfig
+from sweeps import search
+from sweeps.names import values_name
+from sweeps.plan import SweepPlan
+from sweeps.priors import distinct_priors
+from sweeps.spaces.base import grid_points
+
+SWEEP_START_S = 15.0  # Ray, the tracking store, the first worker (measured 10-14 s on the 2-core machine)
+
+
+SHOWN_POINTS = 40  # a longer grid prints its first points and a count
+
+
+def _axes_lines(plan: SweepPlan, trials: int) -> list[str]:
+    grid, sampled = dict(plan.axes.grid), dict(plan.axes.sampled)
+    if sampled:
+        lines = [f"  sampled {k} from {spec[0]}{tuple(spec[1:])}" for k, spec in sampled.items()]
+        lines += [f"  with   {k} in {', '.join(map(str, v))}" for k, v in grid.items()]
+        return [f"trials: {trials} sampled by Optuna from", *lines]
+    points = grid_points(grid)
+    repeats = trials // max(1, len(points))
+    shown = [f"  {values_name(p)}" for p in points[:SHOWN_POINTS]]
+    more = [f"  ... and {len(points) - SHOWN_POINTS} more"] if len(points) > SHOWN_POINTS else []
+    times = f", each with {repeats} seeds" if repeats > 1 else ""
+    return [f"trials: {trials}, the grid's {len(points)} points{times}:", *shown, *more]
+
+
+def _seconds(plan: SweepPlan) -> tuple[float, bool]:
+    """Mean seconds per trial over the plan's corner configs, and whether the costs were measured."""
+    per, measured = [], True
+    for c in plan.configs:  # a claims protocol mixes 2D and 1D trials
+        cost = COSTS[("toy1d" if isinstance(c, Toy1dConfig) else "derain", plan.scale)]
+        per.append(cost.trial_seconds(c.train.iterations, math.ceil(c.train.iterations / c.train.eval_every)))
+        measured = measured and cost.measured
+    return sum(per) / max(1, len(per)), measured
+
+
+def _slots(plan: SweepPlan, address: str | None) -> tuple[int, str]:
+    s = plan.settings
+    if s.max_concurrent:
+        return s.max_concurrent, f"--max-concurrent {s.max_concurrent}"
+    if address:
+        return 1, "at least 1 (the cluster's size is read when the sweep connects)"
+    slots = max(1, int((os.cpu_count() or 1) // s.cpus_per_trial))
+    return slots, f"{slots} on this machine ({os.cpu_count()} CPUs, {s.cpus_per_trial:g} per trial)"
+
+
+def describe(plan: SweepPlan, address: str | None) -> str:
+    """The dry run's report, several lines of plain text."""
+    s = plan.settings
+    p = search.plan(plan.space, plan.axes, plan.space.samples(plan.scale), s.seed, s.num_samples, plan.max_reports)
+    per_trial, measured = _seconds(plan)
+    slots, slots_text = _slots(plan, address)
+    priors = distinct_priors(list(plan.configs))
+    prior_s = sum(c.prior.pretrain_iterations * COSTS[("derain", plan.scale)].prior_step_s for c in priors)
+    wall = SWEEP_START_S + prior_s + math.ceil(p.trials / slots) * per_trial
+    kind = "measured" if measured else "estimated, not measured"
+    gpus = "auto (a share of a GPU where the cluster has them)" if s.gpus_per_trial is None else f"{s.gpus_per_trial:g}"
+    lines: list[Any] = [
+        f"dry run of sweep '{plan.name}': space {plan.space.name} ({plan.space.task}), scale {plan.scale}",
+        *_axes_lines(plan, p.trials),
+        f"resources: {s.cpus_per_trial:g} CPU and {gpus} GPU per trial; at once: {slots_text}",
+        f"time: about {per_trial / 60:.1f} min per trial ({kind} at scale {plan.scale})"
+        + (f", {len(priors)} content prior(s) to pre-train ({prior_s / 60:.1f} min)" if priors else "")
+        + f"; the sweep about {wall / 60:.0f} min",
+        f"Ray experiment: {plan.experiment}",
+        f"MLflow: {plan.tracking_uri} (experiment '{plan.space.name}')",
+    ]
+    if plan.study:
+        lines.append(f"Optuna study: {plan.study.storage}")
+    lines.append("nothing was started (drop --dry-run to run it)")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""MLflow runs as this project lays them out, shared by sweep children (``tracking``) and single runs
+(``single``): the experiment (tagged as model training, artifacts beside a sqlite store), the per-evaluation
+snapshot images, the checkpoint tag and the sweep's result tables.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+from PIL import Image
+
+from derain.loop import SAMPLES
+from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND
+
+SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image
+
+
+def _artifact_root(uri: str, experiment: str) -> str | None:
+    """File artifact location beside a sqlite database; None (server default) for other stores."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment).resolve().as_uri()
+    return None
+
+
+def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
+    """The experiment's id (made if missing), tagged as a model-training experiment."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        return client.create_experiment(name, _artifact_root(uri, name), tags={KIND_TAG: TRAINING_KIND})
+    if exp.tags.get(KIND_TAG) != TRAINING_KIND:
+        client.set_experiment_tag(exp.experiment_id, KIND_TAG, TRAINING_KIND)
+    return exp.experiment_id
+
+
+def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:
+    """Attach the final summary table (Pareto set or best trials) to the sweep's parent run: a CSV, an MLflow
+    table, and its title as a tag."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    found = client.search_runs([exp.experiment_id], f"tags.`{SWEEP_TAG}` = '{sweep}'", max_results=1) if exp else []
+    if not found:
+        return
+    run_id = found[0].info.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "summary.csv"
+        rows.to_csv(path, index=False)
+        client.log_artifact(run_id, str(path))
+    if len(rows):  # a table MLflow shows in the run's Artifacts and in the experiment's evaluation view
+        client.log_table(run_id, data=rows.reset_index(drop=True), artifact_file="summary_table.json")
+    client.set_tag(run_id, "summary", title)
+
+
+def log_snapshots(client: MlflowClient, run_id: str, folder: Path, after_step: float) -> float:
+    """Log every ``samples/step_*.png`` in a run folder newer than ``after_step`` as an MLflow image with its
+    step (the UI's slider over training, and side by side across runs); returns the newest step logged."""
+    newest = after_step
+    for png in sorted((folder / SAMPLES).glob("step_*.png")):
+        step = int(png.stem.removeprefix("step_"))
+        if step > after_step:
+            with Image.open(png) as image:
+                client.log_image(run_id, image.copy(), key=SNAPSHOT_KEY, step=step)
+            newest = max(newest, step)
+    if newest > after_step:
+        client.set_tag(run_id, IMAGE_STEP_TAG, str(int(newest)))
+    return newest
+
+
+def tag_checkpoint(client: MlflowClient, run_id: str, folder: str) -> None:
+    """Point the run at its newest checkpoint file (a path on the storage every node sees)."""
+    client.set_tag(run_id, CHECKPOINT_TAG, str(Path(folder) / "checkpoint.pt"))
