@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,19 @@ from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 
 from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, YARDSTICK_E_B, YARDSTICK_GAIN, direction
+from derain.loop import METRICS
 from sweeps.plan import Settings, flat_params, trial_spec
-from sweeps.results import PARENT_TAG, SCALE_TAG, SETTINGS, SPACE_TAG, STOPPED_TAG, STUDY_TAG, SWEEP_TAG, TRIAL_TAG
+from sweeps.results import (
+    PARENT_TAG,
+    SCALE_TAG,
+    SETTINGS,
+    SPACE_TAG,
+    STOPPED_TAG,
+    STUDY_TAG,
+    SWEEP_TAG,
+    TRIAL_TAG,
+    tag_equals,
+)
 
 CURVE_METRICS = (*SUMMARY, YARDSTICK_GAIN, YARDSTICK_E_B)
 BEST = {k: direction(k) for k in SUMMARY if k.startswith("eval/")}  # best/<metric> columns: best over evaluations
@@ -78,7 +90,7 @@ def parent_run(client, experiment: str, sweep: str | None = None):
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         raise ValueError(f"no MLflow experiment '{experiment}'")
-    query = f"tags.`{SWEEP_TAG}` = '{sweep}'" if sweep else f"tags.`{SWEEP_TAG}` != ''"
+    query = tag_equals(SWEEP_TAG, sweep) if sweep else f"tags.`{SWEEP_TAG}` != ''"
     runs = client.search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
     if not runs:
         raise ValueError(f"no sweep {sweep or ''} in MLflow experiment '{experiment}'".replace("  ", " "))
@@ -89,7 +101,7 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
     """(trials, curves) of a sweep tracked in MLflow (the newest sweep of ``experiment`` unless ``sweep``)."""
     client = MlflowClient(tracking_uri)
     parent = parent_run(client, experiment, sweep)
-    children = client.search_runs([parent.info.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'")
+    children = client.search_runs([parent.info.experiment_id], tag_equals(PARENT_TAG, parent.info.run_id))
     rows, curves = [], []
     for run in children:
         trial_id = run.data.tags.get(TRIAL_TAG, run.info.run_id)
@@ -101,6 +113,7 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
                 "run_id": run.info.run_id,
                 "node": run.data.tags.get("ray.hostname", ""),
                 "status": _mlflow_status(run),
+                "result_note": "",  # MLflow holds every step a trial logged; only Ray's files can lose one
                 **{k: _typed(v) for k, v in run.data.params.items()},
                 **run.data.metrics,
             }
@@ -140,6 +153,19 @@ def _mark_stopped(trials: pd.DataFrame) -> pd.DataFrame:
     return trials.assign(status=trials["status"].where(~stopped, "stopped"))
 
 
+def _from_checkpoint(trial, status: str) -> tuple[dict, str, str]:
+    """(last metrics, status, note) of a trial whose result file is empty: from its newest checkpoint's
+    metrics.json (status kept, noted as recovered), else nothing (status "result lost")."""
+    checkpoint = getattr(trial, "checkpoint", None)
+    metrics_file = Path(checkpoint.path) / METRICS if checkpoint is not None else None
+    if metrics_file is not None and metrics_file.is_file():
+        try:
+            return json.loads(metrics_file.read_text()), status, "recovered from its checkpoint"
+        except ValueError:
+            pass
+    return {}, "result lost", "result file empty and no checkpoint metrics"
+
+
 def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) from a Ray Tune experiment directory (no MLflow needed): the same columns as
     ``load_mlflow`` (every trial's full config, rebuilt from the sweep's stored settings), without run ids."""
@@ -155,6 +181,9 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 ]
         last = frame.iloc[-1].to_dict() if len(frame) else {}
         status = {"TERMINATED": "finished", "ERROR": "failed"}.get(trial.status, "running")
+        note = ""
+        if not len(frame):  # an empty or truncated result.json (a kill during Ray's write): never drop the trial
+            last, status, note = _from_checkpoint(trial, status)
         metrics = {k: v for k, v in last.items() if k.startswith(LOGGED_PREFIXES)}
         rows.append(
             {
@@ -162,6 +191,7 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "run_id": "",
                 "node": last.get("hostname", ""),
                 "status": status,
+                "result_note": note,
                 **config_of(trial.config),
                 **metrics,
             }

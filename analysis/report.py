@@ -17,6 +17,7 @@ if __name__ == "__main__":  # run as a script: don't let analysis/*.py shadow to
 import argparse
 import base64
 import html
+import os
 
 import numpy as np
 import optuna
@@ -28,8 +29,10 @@ from analysis import figures
 from analysis.claims import check_claims
 from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
-from derain.cli import setup_logging
+from derain.cli import fail, setup_logging
+from derain.errors import DerainError
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
+from sweeps.preflight import check_tracking
 from sweeps.results import default_tracking_uri
 
 N = "data.num_backgrounds"
@@ -175,6 +178,22 @@ def attach(tracking_uri: str, parent_run_id: str, files: dict[str, Path]) -> Non
         client.log_artifact(parent_run_id, str(path), artifact_path="report")
 
 
+def _check_out(out: Path) -> None:
+    """The report folder can be written (made later, only once the sweep has been read); DerainError otherwise."""
+    existing = next(p for p in (out.resolve(), *out.resolve().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise DerainError(f"--out {out}: cannot write there ('{existing}' is not a writable folder)")
+
+
+def _check_store(uri: str) -> None:
+    """A sqlite store must exist and be a database: the report never creates one, and a damaged one is named."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise DerainError(f"tracking URI {uri}: no database at '{path}' (pass --tracking-uri, or --ray-dir)")
+    check_tracking(uri)
+
+
 def main(argv: list[str] | None = None) -> int:
     setup_logging(-1)  # a report prints its own lines; the libraries' and ours only when they warn
     p = argparse.ArgumentParser(prog="python analysis/report.py", description=__doc__.splitlines()[0])
@@ -185,17 +204,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("report"))
     args = p.parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
+    if not args.ray_dir and not args.experiment:
+        p.error("pass --experiment (MLflow) or --ray-dir")
     try:
+        _check_out(args.out)
         if args.ray_dir:
             trials, curves = load_ray(args.ray_dir)
-        elif args.experiment:
-            trials, curves = load_mlflow(args.experiment, uri, args.sweep)
         else:
-            p.error("pass --experiment (MLflow) or --ray-dir")
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    files = write_report(trials, curves, args.out)
+            _check_store(uri)  # analysis only reads: never create a store where a path was mistyped
+            trials, curves = load_mlflow(args.experiment, uri, args.sweep)
+    except (DerainError, ValueError, FileNotFoundError) as err:
+        return fail(err)
+    try:
+        files = write_report(trials, curves, args.out)
+    except OSError as err:  # root passes access() checks on /proc and read-only mounts: the write itself tells
+        return fail(DerainError(f"--out {args.out}: cannot write there ({err.strerror or err})"))
     if not args.ray_dir and trials.attrs.get("parent_run_id"):
         attach(uri, trials.attrs["parent_run_id"], files)
     claims = check_claims(trials)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from derain.config import parse_assignment
+from derain.errors import redact
 from derain.loop import NonFiniteLossError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
@@ -91,5 +92,5 @@ def verbosity(args: argparse.Namespace) -> int:
 
 def fail(err: Exception) -> int:
     """Print ``err`` as one line on stderr; the exit code of its kind."""
-    print(f"error: {err}", file=sys.stderr)
+    print(f"error: {redact(str(err))}", file=sys.stderr)  # one line, credentials in URIs hidden
     return EXIT_DIVERGED if isinstance(err, NonFiniteLossError) else EXIT_BAD_INPUT

@@ -11,6 +11,7 @@ mapping.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -140,6 +141,9 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     """Check (and losslessly coerce) ``value`` against a field's type hint."""
     origin = typing.get_origin(hint)
@@ -150,9 +154,13 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return value
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not INT64_MIN <= value <= INT64_MAX:  # seeds and counts go to numpy and torch as int64
+                raise ConfigError(f"config key '{key}' is out of the int64 range: {value}")
             return value
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):  # no field means anything by NaN or infinity
+                raise ConfigError(f"config key '{key}' must be a finite number, got {value}")
             return float(value)
     elif hint is str:
         if isinstance(value, str):

@@ -1,4 +1,7 @@
-"""Exceptions with one-line messages that name the offending key, file or value."""
+"""Exceptions with one-line messages that name the offending key, file or value, and ``redact`` for any
+message that may quote a URI with credentials."""
+
+import re
 
 
 class DerainError(ValueError):
@@ -20,3 +23,17 @@ class ConfigError(DerainError):
 
 class DataError(DerainError):
     """A background source or folder that cannot provide the requested data."""
+
+
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/:@\s]*):(?P<secret>[^/@\s]*)@", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with every ``scheme://user:password@`` shown as ``scheme://user:***@``."""
+    return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line for a log or an error: its first line (or its type), credentials hidden."""
+    text = str(err).strip()
+    return redact(text.splitlines()[0] if text else type(err).__name__)

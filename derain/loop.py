@@ -251,9 +251,11 @@ class _Writer:
     config: dict
     on_eval: OnEval | None
 
-    def save(self, task: Task, s: _State, last: bool) -> None:
+    def save(self, task: Task, s: _State, metrics: dict[str, float], last: bool) -> None:
         if self.run_dir is not None:
             save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
+            # Each checkpoint carries the metrics of its step: a result lost elsewhere is recovered from it.
+            (self.run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
             if task.snapshot is not None:
                 task.snapshot(task.model, sample_path(self.run_dir, s.step))
             if last and task.draw is not None:
@@ -282,7 +284,7 @@ def _train(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None, after
             eval_start = time.perf_counter()
             metrics = _evaluate(task, s, since_eval)
             since_eval = []
-            after_eval.save(task, s, last=s.step == t.iterations)
+            after_eval.save(task, s, metrics, last=s.step == t.iterations)
             took = time.perf_counter() - eval_start
             log.info("step %d/%d  evaluated in %.1f s  %s", s.step, t.iterations, took, _summary(metrics))
             after_eval.notify(s.step, metrics)

@@ -14,6 +14,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
+import torch
+
 from derain.cli import (
     EXIT_OK,
     OneLineParser,
@@ -51,6 +53,12 @@ def single_run_parser(prog: str, description: str) -> argparse.ArgumentParser:
     add_override_flag(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads (a sweep trial runs with --cpus-per-trial, 1 by default: "
+        "the same count reruns it bit for bit; another count differs in the last digits)",
+    )
     p.add_argument("--tracking-uri", help="also log the run to MLflow (sqlite:///path/mlflow.db or http://...)")
     p.add_argument("--experiment", default="single-runs", help="MLflow experiment (a space's name: beside its sweeps)")
     add_verbosity_flags(p)
@@ -107,6 +115,10 @@ def run_single(
     """Build the config (``make(scale, overrides)``), ``fit`` it into ``--out``, print the metric table."""
     setup_logging(verbosity(args))
     try:
+        if args.threads is not None:
+            if args.threads < 1:
+                raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+            torch.set_num_threads(args.threads)
         overrides = parse_overrides(args.overrides, blank)
         cfg = make(args.scale, {**(config_file(args.config, blank) if args.config else {}), **overrides})
         tracker = load_tracker(args.tracking_uri, args.experiment) if args.tracking_uri else None

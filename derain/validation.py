@@ -9,7 +9,7 @@ from pathlib import Path
 
 from derain.checks import check_bounds, check_choice
 from derain.config import Config, TrainConfig
-from derain.data.sources import BUILTIN, check_folder, known_sources
+from derain.data.sources import BUILTIN, first_usable_image, known_sources
 from derain.degradations import custom_degradation, training_degradation
 from derain.errors import ConfigError, DerainError
 from derain.models import check_model
@@ -29,11 +29,11 @@ def _choice(key: str, value: object) -> None:
     check_choice(key, value, CHOICES[key])
 
 
-def _check_source(source: str) -> None:
-    if source.startswith("folder:"):
-        check_folder(source.removeprefix("folder:"))
+def _check_source(source: str, patch_size: int, key: str = "data.source") -> None:
+    if source.startswith("folder:"):  # opens images until one is usable at this patch size (cached per folder)
+        first_usable_image(source.removeprefix("folder:"), patch_size)
     elif source not in BUILTIN:
-        raise ConfigError(f"data.source='{source}' is unknown (known: {', '.join(known_sources())})")
+        raise ConfigError(f"{key}='{source}' is unknown (known: {', '.join(known_sources())})")
 
 
 def _check_data(cfg: Config) -> None:
@@ -56,9 +56,9 @@ def _check_data(cfg: Config) -> None:
             f"data.num_backgrounds={d.num_backgrounds} exceeds the {tercile} patches of one "
             f"sharpness tercile of data.pool_size={d.pool_size}"
         )
-    _check_source(d.source)
+    _check_source(d.source, d.patch_size)
     if d.eval_source:
-        _check_source(d.eval_source)
+        _check_source(d.eval_source, d.patch_size, "data.eval_source")
 
 
 def _check_degradation(cfg: Config) -> None:
@@ -97,7 +97,7 @@ def _check_prior(cfg: Config) -> None:
     check_bounds("prior.gan_start", p.gan_start, 0, 1)
     check_bounds("prior.skip", p.skip, 0, 1e3)
     if p.pretrain_source != "generic":
-        _check_source(p.pretrain_source)
+        _check_source(p.pretrain_source, cfg.data.patch_size, "prior.pretrain_source")
     if p.kind != "none" and p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
         raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
     if p.kind != "none" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):

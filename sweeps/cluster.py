@@ -23,19 +23,33 @@ class SweepError(DerainError):
     """Bad sweep input or environment; printed as one line by the CLI."""
 
 
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # + empty SETTINGS
+SETTINGS_FRAME = 4
+
+
 def _check_reachable(address: str) -> None:
-    """Fail fast (seconds, not minutes) when host:port of an explicit address does not answer."""
+    """Fail fast (seconds, not minutes) when an explicit address does not answer, or answers but not as Ray's
+    GCS. Ray itself would keep retrying a wrong listener for many minutes; the GCS is a gRPC server, which
+    answers the HTTP/2 preface with its own SETTINGS frame at once."""
     if address in ("auto", "local"):
         return
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
+    if address.startswith("ray://"):
+        raise SweepError(
+            f"--address {address}: Ray Client (ray://) is not installed with this project; give the head's GCS "
+            "address host:6379, or submit the sweep to the cluster with `ray job submit`"
+        )
+    host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise SweepError(f"--address '{address}' is not of the form host:port, ray://host:port or auto")
+        raise SweepError(f"--address '{address}' is not of the form host:port or auto")
     try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
+            conn.settimeout(CONNECT_TIMEOUT_S)
+            conn.sendall(HTTP2_PREFACE)
+            reply = conn.recv(9)
     except OSError as err:
         raise SweepError(f"cannot reach Ray at --address {address}: {err}") from None
+    if len(reply) < 4 or reply[3] != SETTINGS_FRAME:
+        raise SweepError(f"cannot connect to Ray at --address {address}: something answers there, but not Ray's GCS")
 
 
 def connect(address: str | None) -> bool:

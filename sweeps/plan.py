@@ -45,6 +45,7 @@ class Settings:
     gpus_per_trial: float | None = None  # None: automatic (a GPU share where the cluster has GPUs)
     max_concurrent: int | None = None
     optuna_storage: str | None = None  # RDB URL of the Optuna study; None: optuna.db beside the Ray state
+    tracking_uri: str | None = None  # the MLflow store the sweep writes to (a resume from elsewhere reuses it)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -56,7 +57,7 @@ class Settings:
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
-        values = json.loads(text)
+        values = json.loads(text)  # settings saved before a field existed get its default
         return cls(**{**values, "overrides": tuple(values["overrides"] or ())})
 
 

@@ -10,10 +10,13 @@ writes a sweep (``sweeps``) and the code that reads it (``analysis``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from derain.errors import DerainError
 
 SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
 CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
@@ -32,6 +35,27 @@ STOPPED_TAG = "derain.stopped_early"  # child run: "true" when the scheduler sto
 STOPPED_STEP_TAG = "derain.stopped_step"  # child run: the step it reached then
 NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as ray.<key> tags
 SETTINGS = "derain_sweep.json"  # launch settings beside Tune's state, for --resume
+
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")  # a folder name and an MLflow tag value as is
+
+
+def check_sweep_name(name: str) -> None:
+    """A ``--name`` is one safe path component: letters, digits, ``. _ + -``, at most 100, no leading dot."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise DerainError(
+            f"--name {name!r} is not a valid sweep name: use letters, digits, '.', '_', '+' and '-' "
+            "(up to 100, starting with a letter or digit)"
+        )
+
+
+def tag_equals(tag: str, value: str) -> str:
+    """An MLflow filter ``tags.`tag` = '<value>'`` quoted for any value stored before names were checked."""
+    if "'" not in value:
+        return f"tags.`{tag}` = '{value}'"
+    if '"' not in value:
+        return f'tags.`{tag}` = "{value}"'
+    raise DerainError(f"cannot search MLflow for the {tag} value {value!r}: it holds both kinds of quote")
 
 
 def default_tracking_uri(cwd: Path | None = None) -> str:

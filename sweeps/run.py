@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--optuna-storage",
         help="RDB URL of the Optuna study (default: sqlite:///<storage>/<name>/optuna.db beside the Ray state)",
     )
-    p.add_argument("--address", help="existing Ray cluster (host:port, ray://host:port or auto)")
+    p.add_argument("--address", help="existing Ray cluster: the head's GCS host:port (6379 by default) or auto")
     p.add_argument("--resume", action="store_true", help="finish an interrupted sweep (--name, else the latest)")
     p.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, fractions allowed (default: auto)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from derain.loop import SAMPLES
-from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND
+from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND, tag_equals
 
 SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image
 
@@ -40,7 +40,7 @@ def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) ->
     table, and its title as a tag."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
-    found = client.search_runs([exp.experiment_id], f"tags.`{SWEEP_TAG}` = '{sweep}'", max_results=1) if exp else []
+    found = client.search_runs([exp.experiment_id], tag_equals(SWEEP_TAG, sweep), max_results=1) if exp else []
     if not found:
         return
     run_id = found[0].info.run_id

@@ -27,6 +27,7 @@ def summary_table(
     """
     df, other = _own_task(df, space.task)
     have = [m for m in space.objectives if m in df.columns]
+    lost = int(df[TRAIN_STEP].isna().sum()) if TRAIN_STEP in df else 0  # no result at all reached the driver
     modes = tuple(space.objectives[m] for m in have)
     done = df.dropna(subset=have) if have else df.iloc[0:0]
     if "diverged_step" in done.columns:
@@ -39,6 +40,7 @@ def summary_table(
         return "no fully trained trial reported the sweep's metric", done
     of = f"{len(done)} fully trained trials" + (f"; {stopped} stopped early, left out" if stopped else "")
     of += f"; {other} trials of another task sit another exam, left out" if other else ""
+    of += f"; {lost} trials whose result was lost (see MLflow or report --ray-dir)" if lost else ""
     if space.multi_objective:
         rows = done[pareto_mask(done, tuple(have), modes)].sort_values(have[0])
         objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(have, modes, strict=False))

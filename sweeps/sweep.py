@@ -10,6 +10,7 @@ the plan is built right after connecting.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -28,6 +29,7 @@ from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from derain.device import default_scale
+from derain.errors import one_line
 from derain.scales import SMALL_SCALES
 from sweeps import search
 from sweeps.cluster import (
@@ -39,9 +41,17 @@ from sweeps.cluster import (
     trial_resources,
 )
 from sweeps.dryrun import describe
+from sweeps.lock import SweepLock, check_not_running
 from sweeps.names import NameCreator
 from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
-from sweeps.preflight import check_numbers, check_study_storage, check_tracking, git_commit, stored_settings
+from sweeps.preflight import (
+    check_new_sweep,
+    check_numbers,
+    check_study_storage,
+    check_tracking,
+    git_commit,
+    stored_settings,
+)
 from sweeps.priors import pretrain_priors
 from sweeps.results import (
     GIT_TAG,
@@ -50,7 +60,9 @@ from sweeps.results import (
     SETTINGS,
     SPACE_TAG,
     STUDY_TAG,
+    check_sweep_name,
     default_tracking_uri,
+    experiment_path,
     parent_note,
     ui_command,
 )
@@ -73,6 +85,11 @@ def _plan(settings: Settings, name: str | None, storage: str, uri: str, command:
     if plan.study and check:
         check_study_storage(plan.study.storage)
     return plan
+
+
+def _lock(plan: SweepPlan) -> contextlib.AbstractContextManager:
+    """One driver per sweep (``sweeps.lock``); object-store sweeps have no folder to hold a lock in."""
+    return SweepLock(plan.experiment, plan.name) if "://" not in plan.experiment else contextlib.nullcontext()
 
 
 def _dry_run(settings: Settings, name: str | None, storage: str, uri: str, address: str | None) -> int:
@@ -194,39 +211,67 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     tuner = _tuner(plan, resume, clock)
     pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial)
     results = tuner.fit()
-    _summary(results, plan)
-    if plan.space.report:
-        _report(plan)
+    try:  # the summary and the report read MLflow; the closing line below prints whatever they meet
+        _summary(results, plan)
+        if plan.space.report:
+            _report(plan)
+    except Exception as err:  # noqa: BLE001 - said in one line; Ray's experiment folder holds every result
+        log.error("the summary failed: %s", one_line(err))
     failed = sum(1 for r in results if r.error is not None)
     print(f"{len(results)} trials, {failed} failed; Ray experiment: {plan.experiment}")
     return 1 if failed else 0
+
+
+def _checked_settings(args: argparse.Namespace, dry: bool) -> tuple[Settings, str | None, str, str]:
+    """(settings, name, storage, tracking URI) after every check that needs no Ray; a dry run writes nothing."""
+    check_numbers(args)
+    if args.name:
+        check_sweep_name(args.name)
+    if not args.resume:
+        get_space(args.space)
+    storage = resolve_storage(args.storage, create=False)
+    if args.name and "://" not in storage:
+        check_not_running(experiment_path(storage, args.name), args.name)
+    settings, name = stored_settings(args, storage) if args.resume else (Settings.from_args(args), args.name)
+    uri = args.tracking_uri or settings.tracking_uri or default_tracking_uri()  # a resume keeps the sweep's store
+    if not dry:  # the store first: a broken one must leave no storage folder behind
+        check_tracking(uri)
+        storage = resolve_storage(args.storage)
+    settings = dataclasses.replace(settings, tracking_uri=uri)
+    if name and not args.resume and not dry:
+        check_new_sweep(storage, name, uri, settings.space)
+    return settings, name, storage, uri
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Validate, plan, connect, run; returns 0 when every trial finished, 1 when some failed."""
     clock = StartupClock(getattr(args, "launched", time.perf_counter()))
     clock.mark("imports")
-    check_numbers(args)
-    if not args.resume:
-        get_space(args.space)
-    uri = args.tracking_uri or default_tracking_uri()
-    check_tracking(uri)
-    storage = resolve_storage(args.storage, create=not getattr(args, "dry_run", False))
-    settings, name = stored_settings(args, storage) if args.resume else (Settings.from_args(args), args.name)
+    dry = getattr(args, "dry_run", False)
+    settings, name, storage, uri = _checked_settings(args, dry)
     known = settings.scale or (None if args.address else default_scale())
     command = getattr(args, "command", "")
-    if getattr(args, "dry_run", False):
+    if dry:
         return _dry_run(dataclasses.replace(settings, scale=known or default_scale()), name, storage, uri, args.address)
     plan = _plan(dataclasses.replace(settings, scale=known), name, storage, uri, command) if known else None
+    held = contextlib.ExitStack()  # the sweep's driver lock, taken before Ray starts when the plan is known
+    if plan is not None:
+        held.enter_context(_lock(plan))
     clock.mark("checks")
-    started = connect(args.address)
+    try:
+        started = connect(args.address)
+    except BaseException:
+        held.close()
+        raise
     clock.mark("Ray")
     try:
-        if plan is None:
-            scale = "gpu" if cluster_gpus() else "cpu"
-            plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri, command)
-        check_shared_storage(plan.storage)
-        return _run(plan, args.resume, clock)
+        with held:
+            if plan is None:
+                scale = "gpu" if cluster_gpus() else "cpu"
+                plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri, command)
+                held.enter_context(_lock(plan))
+            check_shared_storage(plan.storage)
+            return _run(plan, args.resume, clock)
     finally:
         if started:
             ray.shutdown()

@@ -24,6 +24,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from derain.errors import one_line
 from derain.keys import LOGGED_PREFIXES, TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
 from sweeps.results import (
@@ -36,6 +37,7 @@ from sweeps.results import (
     STOPPED_TAG,
     SWEEP_TAG,
     TRIAL_TAG,
+    tag_equals,
 )
 from sweeps.runs import experiment_id, log_snapshots, tag_checkpoint
 
@@ -64,6 +66,7 @@ class MlflowSweepCallback(Callback):
         self._last_step: dict[str, float] = {}
         self._last_image: dict[str, float] = {}
         self._queue: queue.Queue | None = None
+        self.failed_writes, self.first_failure = 0, ""
 
     def __getstate__(self) -> dict:
         empty = {"_children": {}, "_last_step": {}, "_last_image": {}}
@@ -81,8 +84,11 @@ class MlflowSweepCallback(Callback):
             job = jobs.get()
             try:
                 job()
-            except Exception:
-                log.exception("MLflow write failed")
+            except Exception as err:  # noqa: BLE001 - counted, the first one named, reported once at the end
+                self.failed_writes += 1
+                if self.failed_writes == 1:
+                    self.first_failure = one_line(err)
+                    log.warning("MLflow write failed (%s); the sweep goes on, failures are counted", self.first_failure)
             finally:
                 jobs.task_done()
 
@@ -102,7 +108,7 @@ class MlflowSweepCallback(Callback):
         if self.parent_id:
             return self.parent_id
         exp = experiment_id(self.client, self.uri, self.experiment)
-        found = self.client.search_runs([exp], f"tags.`{SWEEP_TAG}` = '{self.sweep}'", max_results=1)
+        found = self.client.search_runs([exp], tag_equals(SWEEP_TAG, self.sweep), max_results=1)
         if found:
             self.parent_id = found[0].info.run_id
             self.client.update_run(self.parent_id, status="RUNNING")
@@ -120,7 +126,7 @@ class MlflowSweepCallback(Callback):
             return self._children[trial.trial_id]
         parent = self.ensure_parent()
         exp = self.client.get_run(parent).info.experiment_id
-        query = f"tags.`{TRIAL_TAG}` = '{trial.trial_id}' and tags.`{PARENT_TAG}` = '{parent}'"
+        query = f"{tag_equals(TRIAL_TAG, trial.trial_id)} and {tag_equals(PARENT_TAG, parent)}"
         found = self.client.search_runs([exp], query, max_results=1)
         if found:
             run_id = found[0].info.run_id
@@ -217,13 +223,15 @@ class MlflowSweepCallback(Callback):
 
         self._submit(close)
         self.flush()
+        if self.failed_writes:
+            log.warning("MLflow: %d write(s) failed in this sweep (first: %s)", self.failed_writes, self.first_failure)
 
     def _close_lost(self, known: set[str]) -> None:
         """Children of trials Tune no longer has (a killed driver started them after its last experiment
         checkpoint; the resumed sweep never runs them) are closed as KILLED and tagged, never left RUNNING."""
         parent = self.ensure_parent()
         exp = self.client.get_run(parent).info.experiment_id
-        query = f"tags.`{PARENT_TAG}` = '{parent}' and attributes.status = 'RUNNING'"
+        query = f"{tag_equals(PARENT_TAG, parent)} and attributes.status = 'RUNNING'"
         for run in self.client.search_runs([exp], query):
             if run.data.tags.get(TRIAL_TAG) not in known:
                 self.client.set_tag(run.info.run_id, "status", "lost")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from html.parser import HTMLParser
 
 import numpy as np
@@ -171,6 +172,32 @@ def smoke_sweep(tmp_path_factory):
     finally:
         ray.shutdown()
     return folder, uri
+
+
+@pytest.mark.slow
+def test_a_trial_whose_result_file_was_cut_is_recovered_or_listed_never_dropped(smoke_sweep, tmp_path):
+    """A kill during Ray's final write can leave a 0-byte result.json: load_ray recovers the trial from its
+    newest checkpoint's metrics.json, or lists it as 'result lost' when that is gone too."""
+    from analysis.load import load_mlflow, load_ray
+
+    folder, uri = smoke_sweep
+    copy = tmp_path / "bg"
+    shutil.copytree(folder / "ray" / "bg", copy)
+    results = sorted(copy.glob("*/result.json"))
+    for result in results[:2]:
+        result.write_text("")
+        (result.parent / "progress.csv").write_text("")
+    for checkpoint_metrics in (results[1].parent).glob("checkpoint_*/metrics.json"):
+        checkpoint_metrics.unlink()
+    trials, _ = load_ray(copy)
+    mlflow_trials, _ = load_mlflow("backgrounds", uri, "bg")
+    assert len(trials) == len(mlflow_trials) == 4
+    notes = trials.set_index("trial_id")["result_note"]
+    assert set(notes) == {"", "recovered from its checkpoint", "result file empty and no checkpoint metrics"}
+    recovered = trials[trials["result_note"] == "recovered from its checkpoint"].iloc[0]
+    same = mlflow_trials.set_index("trial_id").loc[recovered["trial_id"]]
+    assert recovered["eval/unseen/removal"] == same["eval/unseen/removal"]  # the checkpoint held the last step
+    assert (trials["status"] == "result lost").sum() == 1
 
 
 @pytest.mark.slow

@@ -57,12 +57,25 @@ def test_bad_overrides_name_the_key(override, named):
 
 @pytest.mark.parametrize(
     "override",
-    [{"data.patch_size": 4}, {"rain.train": "drizzle"}, {"data.source": "marble"}, {"train.lr": float("nan")}],
+    [{"data.patch_size": 4}, {"rain.train": "drizzle"}, {"data.source": "marble"}, {"train.lr": -1.0}],
 )
 def test_with_overrides_checks_keys_and_types_only(override):
     cfg = with_overrides(Config(), override)  # no range check, no folder scan, no model registry
     with pytest.raises(ConfigError, match=next(iter(override))):
         make_config(None, flatten(cfg))  # the runnable config refuses it, naming the key
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"train.lr": float("nan")}, "must be a finite number"),
+        ({"rain.custom_density": (float("inf"), 0.1)}, "must be a finite number"),
+        ({"seed": 2**63}, "out of the int64 range"),
+    ],
+)
+def test_no_field_takes_nan_infinity_or_more_than_int64(override, message):
+    with pytest.raises(ConfigError, match=f"{next(iter(override))}.*{message}|{message}"):
+        with_overrides(Config(), override)
 
 
 def test_unknown_source_and_missing_folder(tmp_path):

@@ -81,7 +81,7 @@ def test_the_stack_starts_in_order_and_mlflow_accepts_its_service_name():
         assert services[service]["depends_on"][needs]["condition"] == "service_healthy", service
     assert all("healthcheck" in services[s] for s in ("postgres", "mlflow", "ray-head", "ray-worker"))
     command = " ".join(services["mlflow"]["command"])
-    allowed = command.split("--allowed-hosts", 1)[1].split()[0].strip('"').split(",")
+    allowed = command.split("--allowed-hosts", 1)[1].lstrip("=").split()[0].strip('"').split(",")
     assert {"mlflow", "mlflow:5000", "localhost:*", "127.0.0.1:*"} <= set(allowed)
     assert "pip install" not in command  # the Postgres driver is in the image
     assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16}"
@@ -92,3 +92,19 @@ def test_every_node_gets_the_dashboard_and_the_jobs_api():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"ray[default,tune]==' in pyproject and '"psycopg[binary]==' in pyproject
     assert "pip install -e '.[server]'" in (DOCKER / "Dockerfile").read_text()
+
+
+def test_each_service_gets_only_its_own_secrets():
+    """No shared env_file: Ray nodes see the Ray token, mlflow the store URI (in its environment, not on its
+    command line), postgres its credentials, and nothing else of the others'."""
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    assert not any("env_file" in spec for spec in services.values())
+
+    def env(name: str) -> str:
+        return " ".join(f"{k}={v}" for k, v in (services[name].get("environment") or {}).items())
+
+    for node in ("ray-head", "ray-worker"):
+        assert "RAY_AUTH_TOKEN=${RAY_AUTH_TOKEN" in env(node) and "POSTGRES" not in env(node)
+    assert "MLFLOW_BACKEND_STORE_URI=postgresql://${POSTGRES_USER" in env("mlflow") and "RAY_AUTH" not in env("mlflow")
+    assert "PASSWORD" not in " ".join(services["mlflow"]["command"])
+    assert "POSTGRES_PASSWORD=${POSTGRES_PASSWORD" in env("postgres") and "RAY_AUTH" not in env("postgres")

@@ -12,7 +12,8 @@ import derain
 
 ROOT = Path(derain.__file__).resolve().parents[1]
 FORBIDDEN = ("ray", "optuna", "mlflow")
-SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces", "sweeps.plan")  # result layout, the spaces, trial configs
+# result layout, the spaces, trial configs, the tracking-store check
+SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces", "sweeps.plan", "sweeps.preflight")
 
 
 def _module_name(path: Path) -> str:

@@ -81,7 +81,7 @@ def test_a_logged_run_reruns_from_its_config_json_with_equal_metrics(tmp_path):
     client = MlflowClient(uri)
     run = client.search_runs([client.get_experiment_by_name("balance").experiment_id])[0]
     logged = client.download_artifacts(run.info.run_id, "config.json", str(tmp_path))
-    assert train_main(["--config", logged, "--out", str(tmp_path / "b"), "-q"]) == 0
+    assert train_main(["--config", logged, "--out", str(tmp_path / "b"), "-q"]) == 0  # same process: same threads
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("a", "b"))
     assert a.keys() == b.keys() and all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
     # overrides go on top of the file: the rerun with another seed differs
@@ -145,3 +145,9 @@ def test_log_levels_ours_and_third_parties(verbosity, ours, theirs):
         assert logging.getLevelName(logging.getLogger("mlflow.store").getEffectiveLevel()) == theirs
     finally:
         setup_logging(0)
+
+
+def test_threads_must_be_positive(tmp_path, capsys):
+    assert train_main(["--scale", "smoke", "--threads", "0", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--threads must be >= 1, got 0" in err and err.count("\n") == 1 and not (tmp_path / "x").exists()

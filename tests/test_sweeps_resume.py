@@ -33,14 +33,27 @@ def _children(uri: str, sweep: str, experiment: str = "toy1d") -> list:
 
 
 def _kill_when_one_finished(
-    proc: subprocess.Popen, uri: str, deadline_s: float, sweep: str = "resumable", experiment: str = "toy1d"
+    proc: subprocess.Popen,
+    uri: str,
+    deadline_s: float,
+    sweep: str = "resumable",
+    experiment: str = "toy1d",
+    mid_step: int = 0,
 ) -> None:
+    """SIGKILL the driver once a trial has finished (and, with ``mid_step``, another one is running past that
+    step, so that the resume must continue it from a checkpoint)."""
+
+    def ready(children: list) -> bool:
+        running = [c for c in children if c.info.status == "RUNNING"]
+        midway = any(c.data.metrics.get("train/step", 0) >= mid_step for c in running) if mid_step else True
+        return any(c.info.status == "FINISHED" for c in children) and midway
+
     start = time.monotonic()
     while time.monotonic() - start < deadline_s:
         if proc.poll() is not None:
             pytest.fail(f"the sweep ended before it could be interrupted: {proc.stdout.read()[-2000:]}")
         try:
-            if any(c.info.status == "FINISHED" for c in _children(uri, sweep, experiment)):
+            if ready(_children(uri, sweep, experiment)):
                 os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, mid-sweep
                 proc.wait(30)
                 return
@@ -86,9 +99,10 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
         "train.eval_every=50",
     ]
     proc = _start(first, tmp_path)
-    _kill_when_one_finished(proc, uri, deadline_s=240)
+    _kill_when_one_finished(proc, uri, deadline_s=240, mid_step=100)
     before = {c.data.tags[TRIAL_TAG]: c.info.status for c in _children(uri, "resumable")}
     assert "FINISHED" in before.values() and len(before) < 4
+    interrupted = [t for t, status in before.items() if status == "RUNNING"]
 
     resumed = subprocess.run([*RUN, *common, "--resume"], capture_output=True, text=True, timeout=400, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -101,6 +115,11 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
         assert trial.status == "TERMINATED"
         frame = analysis.trial_dataframes[trial.trial_id]
         assert (frame["train/step"] == ITERATIONS).sum() == 1  # finished exactly once
+        # An interrupted trial resumes from its checkpoint: the first step it reports after the resume comes
+        # after the checkpoint's step, so no step is ever reported twice (a restart from 0 would repeat them).
+        steps = frame["train/step"].tolist()
+        assert steps == sorted(set(steps)), steps
+    assert interrupted  # killed past step 100 of 400: its resume had a checkpoint to continue from
     children = _children(uri, "resumable")
     ids = [c.data.tags[TRIAL_TAG] for c in children]
     assert sorted(ids) == sorted(t.trial_id for t in analysis.trials)  # one child per trial, none duplicated

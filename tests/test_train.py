@@ -147,7 +147,14 @@ def test_cli_writes_its_four_outputs(tmp_path, capsys):
         ]
     )
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"metrics.json", "config.json", "triptych.png", "checkpoint.pt"}
+    assert {p.name for p in out.iterdir()} == {
+        "metrics.json",
+        "config.json",
+        "triptych.png",
+        "checkpoint.pt",
+        "samples",
+    }
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000010.png", "step_0000020.png"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert json.loads((out / "config.json").read_text())["data"]["num_backgrounds"] == 4
     printed = capsys.readouterr().out
@@ -157,14 +164,21 @@ def test_cli_writes_its_four_outputs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("args", "code"), [(["--set", "data.bogus=1"], 2), (["--set", "rain.train=drizzle"], 2), (["--scale", "huge"], 2)]
+    ("args", "named"),
+    [
+        (["--set", "data.bogus=1"], "data.bogus"),
+        (["--set", "rain.train=drizzle"], "drizzle"),
+        (["--scale", "huge"], "--scale"),
+        (["--set", "seed=99999999999999999999999"], "seed"),
+        (["--set", "rain.custom_density=nan,0.1"], "rain.custom_density"),
+    ],
 )
-def test_cli_bad_input(tmp_path, args, code, capsys):
+def test_cli_bad_input(tmp_path, args, named, capsys):
     argparse_error = "--scale" in args  # rejected by argparse itself: SystemExit(2)
     with pytest.raises(SystemExit, match="2") if argparse_error else contextlib.nullcontext():
-        assert main([*args, "--out", str(tmp_path / "x")]) == code
+        assert main([*args, "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "error" in err[0]
+    assert len(err) == 1 and "error" in err[0] and named in err[0], err
     assert not (tmp_path / "x").exists()
 
 

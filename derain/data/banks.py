@@ -10,6 +10,7 @@ N training backgrounds are drawn from that pool, optionally inside one sharpness
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from derain.config import DataConfig
-from derain.data.sources import split_source
+from derain.data.sources import MIN_IMAGES_FOR_IMAGE_SPLIT, split_source
 from derain.errors import DataError
 
 BINS = ("low", "mid", "high")
@@ -114,10 +115,22 @@ def candidate_banks(
     """(training candidate pool of ``pool_size``, held-out pool of ``heldout_count``) patch banks; cached."""
     train, heldout = split_source(source, patch_size, complexity, seed, heldout_fraction, (pool_size, heldout_count))
     if not train or not heldout:
-        raise DataError(f"source '{source}' has no image of at least {patch_size} px to train or to hold out")
+        raise DataError(_split_too_small(source, patch_size, heldout_fraction, "training" if not train else "held-out"))
     return (
         _cut_patches(train, pool_size, patch_size, channels, seed),
         _cut_patches(heldout, heldout_count, patch_size, channels, seed + 1),
+    )
+
+
+def _split_too_small(source: str, patch_size: int, fraction: float, side: str) -> str:
+    """Why no {side} image is left: a source of few images is split by rows, not by images."""
+    if not (source.startswith("folder:") or source == "textures"):
+        return f"source '{source}' has no {side} image of at least {patch_size} px per side"
+    need = math.ceil(patch_size / min(fraction, 1 - fraction))
+    return (
+        f"source '{source}': no {side} part is at least {patch_size} px per side after the evaluation split "
+        f"(sources of fewer than {MIN_IMAGES_FOR_IMAGE_SPLIT} images hold out the bottom {fraction:.0%} of each "
+        f"image's rows, so images need about {need} px of height; use more images or a smaller data.patch_size)"
     )
 
 

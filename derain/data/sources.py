@@ -7,6 +7,7 @@ are generated from the seed, ``folder:PATH`` reads a user's dataset (DIV2K, Cele
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -178,13 +179,42 @@ def check_folder(path: str) -> list[Path]:
     return files
 
 
+SKIPPED = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
 def _read_image(path: Path) -> np.ndarray:
+    """RGB uint8 (H, W, 3). 16- and 32-bit integers map 0..65535 to 0..255 (kept as is when all <= 255);
+    float images (mode F, e.g. float32 TIFF) map 0..1 to 0..255 when all values lie in [0, 1], else are
+    clipped to 0..255. Images over PIL's decompression-bomb limit raise ``Image.DecompressionBombError``."""
     with Image.open(path) as im:
         im.load()
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(im, dtype=np.float64)
             return _to_rgb_u8(arr * (255.0 / 65535.0) if arr.max() > 255 else arr)
+        if im.mode == "F":
+            arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+            return _to_rgb_u8(arr * 255.0 if arr.min() >= 0 and arr.max() <= 1 else arr)
         return _to_rgb_u8(np.asarray(im.convert("RGB")))
+
+
+@functools.lru_cache(maxsize=32)
+def first_usable_image(path: str, min_size: int) -> Path:
+    """The first image under folder ``path`` that opens and is at least ``min_size`` px per side: the check a
+    sweep makes before Ray starts. DataError naming the counts of what was skipped and why otherwise."""
+    corrupt = small = 0
+    for file in check_folder(path):
+        try:
+            img = _read_image(file)
+        except SKIPPED:
+            corrupt += 1
+            continue
+        if min(img.shape[:2]) >= min_size:
+            return file
+        small += 1
+    raise DataError(
+        f"no usable image in folder '{path}' ({corrupt} unreadable or too large to decode, "
+        f"{small} smaller than {min_size} px)"
+    )
 
 
 def load_folder(path: str, min_size: int) -> list[np.ndarray]:
@@ -200,7 +230,7 @@ def load_folder(path: str, min_size: int) -> list[np.ndarray]:
         progress.update(done)
         try:
             img = _read_image(file)
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        except SKIPPED:  # corrupt, not an image, or a decompression bomb
             corrupt += 1
             continue
         if min(img.shape[:2]) < min_size:
@@ -209,11 +239,16 @@ def load_folder(path: str, min_size: int) -> list[np.ndarray]:
         images.append(img)
     if corrupt or small:
         log.warning(
-            "folder '%s': skipped %d unreadable file(s), %d image(s) smaller than %d px", path, corrupt, small, min_size
+            "folder '%s': skipped %d unreadable or too-large file(s), %d image(s) smaller than %d px",
+            path,
+            corrupt,
+            small,
+            min_size,
         )
     if not images:
         raise DataError(
-            f"no usable image in folder '{path}' ({corrupt} unreadable, {small} smaller than {min_size} px)"
+            f"no usable image in folder '{path}' ({corrupt} unreadable or too large to decode, "
+            f"{small} smaller than {min_size} px)"
         )
     return images
 
