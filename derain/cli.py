@@ -54,10 +54,18 @@ NOISY_LIBRARIES = ("mlflow", "ray", "alembic", "optuna", "urllib3", "matplotlib"
 
 def setup_logging(verbosity: int = 0, fmt: str = "%(asctime)s %(name)s: %(message)s") -> None:
     """The project's loggers at INFO and third parties at WARNING; each ``-v`` (verbosity +1) lowers both one
-    level, each ``-q`` (-1) raises both. Safe to call again (Ray workers, tests): it replaces the handler."""
+    level, each ``-q`` (-1) raises both. Safe to call again (in-process CLIs in tests): it replaces only the
+    handler it added, leaving others' (pytest's capture) in place."""
     project = min(max(logging.INFO - 10 * verbosity, logging.DEBUG), logging.CRITICAL)
     others = min(max(logging.WARNING - 10 * verbosity, logging.DEBUG), logging.CRITICAL)
-    logging.basicConfig(level=others, format=fmt, force=True)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "derain_cli", False)]:  # ours from an earlier call
+        root.removeHandler(handler)
+    handler = logging.StreamHandler()  # the current sys.stderr, so that pytest's capture sees in-process CLIs
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.derain_cli = True
+    root.addHandler(handler)
+    root.setLevel(others)
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(project)
     # Libraries that set their own logger's level (so the root's does not reach them): MLflow reads its level

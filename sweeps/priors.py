@@ -36,11 +36,12 @@ def distinct_priors(configs: list[Any]) -> list[Any]:
     return list(chosen.values())
 
 
-def pretrain_priors(configs: list[Any], cpus: float, gpus: float | None) -> None:
-    """Ensure every distinct prior exists in its store; logs how many were trained and how long it took."""
+def pretrain_priors(configs: list[Any], cpus: float, gpus: float | None) -> int:
+    """Ensure every distinct prior exists in its store; logs how many were trained and how long it took.
+    Returns how many distinct priors the sweep uses."""
     todo = distinct_priors(configs)
     if not todo:
-        return
+        return 0
     start = time.perf_counter()
     log.info("content priors: making sure %d prior(s) are in the store before the trials start", len(todo))
     options = {"num_cpus": cpus, "num_gpus": gpus if gpus else (1 if ray.cluster_resources().get("GPU") else 0)}
@@ -53,3 +54,4 @@ def pretrain_priors(configs: list[Any], cpus: float, gpus: float | None) -> None
         len(results) - trained,
         time.perf_counter() - start,
     )
+    return len(todo)

@@ -209,7 +209,9 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     # Checkpointing at every evaluation is deliberate (resume); Tune's advice to do it less is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     tuner = _tuner(plan, resume, clock)
-    pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial)
+    clock.mark("Tune set-up")
+    if pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial):
+        clock.mark("content priors")
     results = tuner.fit()
     try:  # the summary and the report read MLflow; the closing line below prints whatever they meet
         _summary(results, plan)

@@ -33,6 +33,26 @@ def _sweep(args: list[str], cwd: Path, timeout: float = 120) -> subprocess.Compl
     return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """``cli(args)`` runs ``python sweeps/run.py args`` in this process (what a bad input meets before Ray
+    starts needs no new interpreter), in ``tmp_path``; returns (returncode, stdout, stderr) like subprocess."""
+    from sweeps.run import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(args: list[str], entry=main) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            code = entry(args)
+        except SystemExit as exit_:
+            code = exit_.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    return run
+
+
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
     """The CLI's error: exit 2, the last stderr line, the only one that says error, no traceback."""
     lines = proc.stderr.strip().splitlines()
@@ -48,7 +68,7 @@ def _stored_sqlite(path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["proc", "directory", "not-a-database", "truncated"])
-def test_an_unusable_tracking_store_fails_in_seconds_before_ray(case, tmp_path):
+def test_an_unusable_tracking_store_fails_in_seconds_before_ray(case, tmp_path, cli):
     db = {"proc": Path("/proc/derain-x.db"), "directory": tmp_path / "dir.db"}.get(case, tmp_path / "m.db")
     if case == "directory":
         db.mkdir()
@@ -60,26 +80,26 @@ def test_an_unusable_tracking_store_fails_in_seconds_before_ray(case, tmp_path):
         db.write_bytes(data[: len(data) // 3])
     before = db.read_bytes() if db.is_file() else None
     start = time.monotonic()
-    proc = _sweep([*TOY, "--tracking-uri", f"sqlite:///{db}", "--storage", str(tmp_path / "ray")], tmp_path)
+    proc = cli([*TOY, "--tracking-uri", f"sqlite:///{db}", "--storage", str(tmp_path / "ray")])
     took = time.monotonic() - start
     line = one_line_error(proc)
-    assert "tracking URI" in line and took < 40  # imports included; the probe itself is bounded at 10 s
+    assert "tracking URI" in line and took < 20  # the probe itself is bounded at 10 s
     assert "starting a local Ray instance" not in proc.stderr and not (tmp_path / "ray").exists()
     assert (db.read_bytes() if db.is_file() else None) == before
 
 
-def test_credentials_in_a_tracking_uri_are_never_printed(tmp_path):
+def test_credentials_in_a_tracking_uri_are_never_printed(cli):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    proc = _sweep([*TOY, "--tracking-uri", f"http://alice:hunter2@127.0.0.1:{port}"], tmp_path)
+    proc = cli([*TOY, "--tracking-uri", f"http://alice:hunter2@127.0.0.1:{port}"])
     line = one_line_error(proc)
     assert "alice:***@" in line and "hunter2" not in proc.stderr + proc.stdout
 
 
 @pytest.mark.parametrize("name", ["it's", "../../ESCAPED", "a/b", ".hidden", "x" * 101])
-def test_unsafe_sweep_names_are_refused(name, tmp_path):
-    proc = _sweep([*TOY, "--name", name, "--storage", str(tmp_path / "ray")], tmp_path)
+def test_unsafe_sweep_names_are_refused(name, tmp_path, cli):
+    proc = cli([*TOY, "--name", name, "--storage", str(tmp_path / "ray")])
     assert "is not a valid sweep name" in one_line_error(proc)
     assert not (tmp_path / "ray").exists() and not list(tmp_path.parent.glob("ESCAPED"))
 
@@ -163,20 +183,16 @@ class _Listener:
         self.sock.close()
 
 
-def test_an_address_that_is_not_ray_fails_within_30_seconds(tmp_path):
+def test_an_address_that_is_not_ray_fails_within_30_seconds(tmp_path, cli):
     with _Listener() as port:
         start = time.monotonic()
-        proc = _sweep(
-            [*TOY, "--address", f"127.0.0.1:{port}", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"], tmp_path
-        )
+        proc = cli([*TOY, "--address", f"127.0.0.1:{port}", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
         took = time.monotonic() - start
-    assert "something answers there, but not Ray's GCS" in one_line_error(proc) and took < 30 + 10  # + imports
+    assert "something answers there, but not Ray's GCS" in one_line_error(proc) and took < 30
 
 
-def test_ray_client_addresses_get_one_line(tmp_path):
-    proc = _sweep(
-        [*TOY, "--address", "ray://127.0.0.1:10001", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"], tmp_path
-    )
+def test_ray_client_addresses_get_one_line(tmp_path, cli):
+    proc = cli([*TOY, "--address", "ray://127.0.0.1:10001", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
     assert "Ray Client (ray://) is not installed" in one_line_error(proc)
 
 
@@ -196,7 +212,7 @@ def _png(path: Path, side: int) -> None:
     Image.fromarray((np.random.default_rng(side).random((side, side, 3)) * 255).astype(np.uint8)).save(path)
 
 
-def test_folders_are_opened_before_ray_and_bombs_are_skipped_and_counted(tmp_path, caplog):
+def test_folders_are_opened_before_ray_and_bombs_are_skipped_and_counted(tmp_path, caplog, cli):
     folder = tmp_path / "data"
     folder.mkdir()
     _bomb(folder / "bomb.png")
@@ -204,21 +220,8 @@ def test_folders_are_opened_before_ray_and_bombs_are_skipped_and_counted(tmp_pat
     _png(folder / "tiny.png", 16)
     with pytest.raises(DataError, match=r"no usable image .* \(2 unreadable or too large to decode, 1 smaller than 48"):
         first_usable_image(str(folder), 48)
-    proc = _sweep(
-        [
-            "--space",
-            "sharpness",
-            "--scale",
-            "smoke",
-            "--set",
-            f"data.source=folder:{folder}",
-            "--tracking-uri",
-            f"sqlite:///{tmp_path / 'm.db'}",
-            "--storage",
-            str(tmp_path / "ray"),
-        ],
-        tmp_path,
-    )
+    where = ["--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "--storage", str(tmp_path / "ray")]
+    proc = cli(["--space", "sharpness", "--scale", "smoke", "--set", f"data.source=folder:{folder}", *where])
     assert f"no usable image in folder '{folder}'" in one_line_error(proc)
     assert "starting a local Ray instance" not in proc.stderr
     _png(folder / "good.png", 64)
@@ -257,22 +260,16 @@ def test_a_stale_current_cluster_file_does_not_break_local_ray(tmp_path):
     assert 'ray.init(address="local"' in bench  # the benchmark names its address like every fixture
 
 
-def test_the_analysis_cli_never_creates_a_store_and_names_what_is_wrong(tmp_path):
-    report = [sys.executable, "-m", "analysis.report", "--experiment", "toy1d"]
-    missing = subprocess.run(
-        [*report, "--tracking-uri", f"sqlite:///{tmp_path / 'typo.db'}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+def test_the_analysis_cli_never_creates_a_store_and_names_what_is_wrong(tmp_path, cli):
+    from analysis.report import main as report
+
+    args = ["--experiment", "toy1d", "--tracking-uri"]
+    missing = cli([*args, f"sqlite:///{tmp_path / 'typo.db'}"], report)
     assert "no database at" in one_line_error(missing) and not (tmp_path / "typo.db").exists()
     corrupt = tmp_path / "m.db"
     _stored_sqlite(corrupt)
     corrupt.write_bytes(corrupt.read_bytes()[:5000])
-    damaged = subprocess.run(
-        [*report, "--tracking-uri", f"sqlite:///{corrupt}"], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
+    damaged = cli([*args, f"sqlite:///{corrupt}"], report)
     assert "is a damaged SQLite database" in one_line_error(damaged)
 
 
@@ -288,3 +285,29 @@ def test_resume_from_another_directory_reuses_the_sweeps_own_store(tmp_path):
     assert f"mlflow ui --backend-store-uri sqlite:///{first_dir / 'mlflow.db'}" in resumed.stdout
     other = _sweep(["--resume", *where, "--tracking-uri", f"sqlite:///{elsewhere / 'x.db'}"], elsewhere)
     assert "--resume reuses the sweep's own --tracking-uri" in one_line_error(other)
+
+
+def test_failed_mlflow_writes_are_counted_and_reported_once(tmp_path, caplog):
+    from sweeps.tracking import MlflowSweepCallback
+
+    callback = MlflowSweepCallback(f"sqlite:///{tmp_path / 'm.db'}", "toy1d", "s", {}, lambda c: {})
+    caplog.set_level("WARNING", logger="sweeps")
+
+    def broken() -> None:
+        raise RuntimeError("database is locked\nwith a second line nobody needs")
+
+    for _ in range(3):
+        callback._submit(broken)
+    callback.flush()
+    assert callback.failed_writes == 3 and callback.first_failure == "database is locked"
+    assert caplog.text.count("MLflow write failed") == 1 and "Traceback" not in caplog.text
+
+
+def test_a_folder_too_small_for_the_split_names_the_split(tmp_path):
+    from derain.data.banks import candidate_banks
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    _png(folder / "a.png", 256)
+    with pytest.raises(DataError, match=r"hold out the bottom 20% of each image's rows.*about 640 px of height"):
+        candidate_banks(f"folder:{folder}", 128, 3, 0, 16, 0.5, 0.2, 4)
