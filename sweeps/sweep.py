@@ -140,7 +140,11 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
         # Ray's JSON and CSV files are what --ray-dir analysis and resume read; TensorBoard files nobody does.
         callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), callback, clock],
         failure_config=tune.FailureConfig(max_failures=2),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+        # Tune saves its experiment state every 10 s or more ("auto"); with 2 checkpoints kept, a trial that
+        # evaluates faster than that had its recorded checkpoint deleted, and after a kill its resume failed
+        # ("Could not recover from checkpoint"). The state now follows every second (a few ms per save), and
+        # 4 checkpoints are kept.
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
         progress_reporter=_reporter(plan, p.trials),
         verbose=1,
     )
@@ -205,9 +209,11 @@ def _report(plan: SweepPlan) -> None:
 def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     """Run the plan's trials on the connected cluster; 0 when every trial finished, 1 when some failed."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table honours our few columns
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # loggers as _configs lists them
+    if not resume:  # loggers as _configs lists them; a sweep begun before that keeps Tune's defaults on resume
+        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     # Checkpointing at every evaluation is deliberate (resume); Tune's advice to do it less is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # see CheckpointConfig in _configs
     tuner = _tuner(plan, resume, clock)
     clock.mark("Tune set-up")
     if pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial):
