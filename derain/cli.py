@@ -95,6 +95,7 @@ def add_verbosity_flags(p: argparse.ArgumentParser) -> None:
 
 
 def verbosity(args: argparse.Namespace) -> int:
+    """``-v`` count minus ``-q`` count: 0 is the default, positive more lines, negative fewer."""
     return args.verbose - args.quiet
 
 
