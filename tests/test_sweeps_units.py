@@ -130,13 +130,13 @@ def test_mlflow_callback_reattaches_without_duplicates(tmp_path):
     assert children[0].info.status == "FINISHED" and children[0].data.params == {"a": "1"}
 
 
-def test_the_sampler_is_guided_for_most_of_a_small_budget():
+def test_the_sampler_is_guided_for_most_of_a_small_budget(tmp_path):
     from sweeps.search import Study, startup_trials
 
     assert [startup_trials(n) for n in (3, 8, 64, 200)] == [2, 2, 10, 10]
     p = _plan(REGISTRY["balance"], "cpu", seed=0, num_samples=None, max_reports=4)
     assert p.search_alg._sampler._n_startup_trials == 2 and p.num_samples == 8  # 6 of the 8 default trials guided
-    stored = plan(REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study("sqlite:///x.db", "s"))
+    stored = plan(REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study(f"sqlite:///{tmp_path / 'x.db'}", "s"))
     assert stored.search_alg._storage is not None and stored.search_alg._study_name == "s"
 
 
