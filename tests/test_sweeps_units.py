@@ -136,7 +136,9 @@ def test_the_sampler_is_guided_for_most_of_a_small_budget(tmp_path):
     assert [startup_trials(n) for n in (3, 8, 64, 200)] == [2, 2, 10, 10]
     p = _plan(REGISTRY["balance"], "cpu", seed=0, num_samples=None, max_reports=4)
     assert p.search_alg._sampler._n_startup_trials == 2 and p.num_samples == 8  # 6 of the 8 default trials guided
-    stored = plan(REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study(f"sqlite:///{tmp_path / 'x.db'}", "s"))
+    stored = plan(
+        REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study(f"sqlite:///{tmp_path / 'x.db'}", "s")
+    )
     assert stored.search_alg._storage is not None and stored.search_alg._study_name == "s"
 
 
