@@ -287,12 +287,14 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted-key view of a config: ``{"data.num_backgrounds": 64, ...}``."""
+    """Dotted-key view of a config, or of its nested-dict form (config.json): ``{"data.num_backgrounds": 64}``."""
+    items = (
+        cfg.items() if isinstance(cfg, Mapping) else ((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
+    )
     flat: dict[str, Any] = {}
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
-            flat.update(flatten(value, f"{prefix}{f.name}."))
+    for name, value in items:
+        if dataclasses.is_dataclass(value) or isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{name}."))
         else:
-            flat[f"{prefix}{f.name}"] = value
+            flat[f"{prefix}{name}"] = value
     return flat

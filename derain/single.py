@@ -26,7 +26,7 @@ from derain.cli import (
     setup_logging,
     verbosity,
 )
-from derain.config import to_dict
+from derain.config import flatten, to_dict
 from derain.errors import ConfigError, DerainError
 from derain.loop import CHECKPOINT, CONFIG, FIGURE, METRICS, NonFiniteLossError
 from derain.scales import SCALE_NAMES
@@ -84,17 +84,7 @@ def config_file(path: Path, blank: Any) -> dict[str, Any]:
             f"--config {path}: not a config of this task (unknown '{unknown[0]}'; a 1D run reruns "
             "with python -m derain.toy1d, a 2D run with python -m derain.train)"
         )
-    return _dotted(data)
-
-
-def _dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_dotted(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    return flatten(data)
 
 
 def load_tracker(uri: str, experiment: str) -> RunTracker:

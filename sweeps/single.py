@@ -14,6 +14,7 @@ from typing import Any
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from derain.config import flatten
 from derain.keys import LOGGED_PREFIXES
 from derain.loop import CHECKPOINT, CONFIG, FIGURE
 from sweeps.names import label
@@ -22,13 +23,6 @@ from sweeps.results import GIT_TAG
 from sweeps.runs import experiment_id, log_snapshots, tag_checkpoint
 
 SINGLE_TAG = "derain.single_run"  # "true" on runs of the single-run CLIs (sweep children have derain.trial_id)
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return out
 
 
 class MlflowRunTracker:
@@ -48,7 +42,7 @@ class MlflowRunTracker:
         tags = {GIT_TAG: git_commit(), SINGLE_TAG: "true"}
         self.run_id = self.client.create_run(exp, run_name=name[:120], tags=tags).info.run_id
         task = "toy1d" if "content" in config else "derain"
-        params = [Param(k, str(v)[:6000]) for k, v in {"task": task, **_flat(config)}.items()]
+        params = [Param(k, str(v)[:6000]) for k, v in {"task": task, **flatten(config)}.items()]
         for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params
             self.client.log_batch(self.run_id, params=params[i : i + 100])
 
