@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from derain.errors import ConfigError
+from derain.errors import UNPRINTABLE, ConfigError
 
 C = TypeVar("C")
 
@@ -164,6 +164,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return float(value)
     elif hint is str:
         if isinstance(value, str):
+            if UNPRINTABLE.search(value):  # names and paths: a line break or NUL is a paste gone wrong
+                raise ConfigError(f"config key '{key}' holds a control character or line break: {value!r}")
             return value
     elif origin is tuple and isinstance(value, list | tuple):
         args = typing.get_args(hint)

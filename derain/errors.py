@@ -3,9 +3,22 @@ message that may quote a URI with credentials."""
 
 import re
 
+# Control characters and the Unicode line separators str.splitlines() breaks on.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character or line separator escaped as Python writes it (a newline as
+    ``\\n``), so a message quoting a user's value stays one line and shows what the value really held."""
+    return UNPRINTABLE.sub(lambda m: repr(m[0])[1:-1], text)
+
 
 class DerainError(ValueError):
-    """Base class: bad input detected before work starts. CLIs print its message as one line."""
+    """Base class: bad input detected before work starts. CLIs print its message as one line: a value a user
+    typed may hold a newline, so the message is escaped here, once, for every raiser."""
+
+    def __init__(self, message: str, *args: object):
+        super().__init__(printable(message), *args)
 
 
 class ConfigError(DerainError):
@@ -18,7 +31,7 @@ class ConfigError(DerainError):
     def __init__(self, message: str, field: str | None = None, detail: str | None = None):
         super().__init__(message)
         self.field = field
-        self.detail = detail or message
+        self.detail = printable(detail or message)
 
 
 class DataError(DerainError):

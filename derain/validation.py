@@ -62,15 +62,16 @@ def _check_data(cfg: Config) -> None:
 
 
 def _check_degradation(cfg: Config) -> None:
-    family = "noise" if cfg.degradation == "noise" else "rain"
-    try:
-        custom_degradation(cfg)
-    except ConfigError as err:
-        raise ConfigError(f"{family}.custom_{err.field}: {err.detail}") from None
-    try:
-        training_degradation(cfg)
-    except DerainError as err:
-        raise ConfigError(f"{family}.train: {err}") from None
+    # Both families, though one trains: a typo in the other is still a typo, and caught before work starts.
+    for family in ("rain", "noise"):
+        try:
+            custom_degradation(cfg, family)
+        except ConfigError as err:
+            raise ConfigError(f"{family}.custom_{err.field}: {err.detail}") from None
+        try:
+            training_degradation(cfg, family)
+        except DerainError as err:
+            raise ConfigError(f"{family}.train: {err}") from None
 
 
 def check_train(t: TrainConfig) -> None:
@@ -98,7 +99,7 @@ def _check_prior(cfg: Config) -> None:
     check_bounds("prior.skip", p.skip, 0, 1e3)
     if p.pretrain_source != "generic":
         _check_source(p.pretrain_source, cfg.data.patch_size, "prior.pretrain_source")
-    if p.kind != "none" and p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
+    if p.checkpoint and not Path(p.checkpoint).expanduser().is_file():
         raise ConfigError(f"prior.checkpoint '{p.checkpoint}' does not exist (nothing is downloaded)")
     if p.kind != "none" and not p.checkpoint and cfg.data.patch_size % 2 ** (p.levels - 1):
         raise ConfigError(f"data.patch_size={cfg.data.patch_size} must be a multiple of 2**(prior.levels-1)")

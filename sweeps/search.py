@@ -76,12 +76,12 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._ot_study.set_metric_names(metrics)  # optuna-dashboard shows the metric keys, not "0" and "1"
 
     def restore(self, checkpoint_path: str) -> None:
-        """Restore (``--resume``), then close the trials the dead driver had asked for and never told: they
-        would stay RUNNING in the persisted study forever. Tune re-runs those trials, told anew."""
+        """Restore (``--resume``), then close as FAIL the trials the dead driver had asked for after the state
+        Tune restores was saved: Tune will never run them, and they would stay RUNNING in the persisted study.
+        A trial the saved state knows and had not told is resumed by Tune and told when it finishes."""
         super().restore(checkpoint_path)
-        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        for trial in running:
-            self._ot_study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+        pending = {t._trial_id for tid, t in self._ot_trials.items() if tid not in self._completed_trials}
+        close_running(self._ot_study, keep=pending)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         stopped = not error and result is not None and result.get(TRAIN_STEP, self._final_step) < self._final_step
@@ -90,6 +90,22 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._completed_trials.add(trial_id)
             return
         super().on_trial_complete(trial_id, result, error)
+
+
+def close_running(study: optuna.Study, keep: frozenset[int] | set[int] = frozenset()) -> int:
+    """Mark the study's RUNNING trials FAIL, except the Optuna trial ids in ``keep``; how many were closed.
+    After a sweep nothing runs, so whatever is still RUNNING was asked for and never told."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    closing = [t for t in running if t._trial_id not in keep]
+    for trial in closing:  # the storage call: Study.tell would refuse a trial not asked in this process
+        study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+    return len(closing)
+
+
+def close_abandoned(study: Study) -> int:
+    """``close_running`` on a persisted study, once a sweep has ended (the backstop: a driver killed between
+    saving the searcher and Tune's trial list leaves a trial asked for that no one will run)."""
+    return close_running(optuna.load_study(study_name=study.name, storage=study.storage))
 
 
 def startup_trials(budget: int) -> int:

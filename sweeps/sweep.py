@@ -220,6 +220,8 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
         clock.mark("content priors")
     results = tuner.fit()
     try:  # the summary and the report read MLflow; the closing line below prints whatever they meet
+        if plan.study and (closed := search.close_abandoned(plan.study)):
+            log.warning("closed %d Optuna trial(s) asked for and never run as FAIL", closed)
         _summary(results, plan)
         if plan.space.report:
             _report(plan)

@@ -155,3 +155,39 @@ def test_the_summary_never_ranks_trials_that_sat_different_exams():
     )
     title, rows = summary_table(frame, REGISTRY["claims"], ["point"], final_step=20)
     assert rows["trial_id"].tolist() == ["a"] and "1 trials of another task sit another exam" in title
+
+
+def test_a_resumed_search_tells_the_trial_tune_resumes_and_closes_the_one_it_never_will(tmp_path):
+    """The searcher state Tune saved knows trials 'a' (told) and 'b' (asked, running); the killed driver then
+    asked for 'c', which no saved state knows. On restore 'b' stays open and is told when Tune finishes it (the
+    CI failure of stop 20: it had been closed as FAIL, so its result never reached the study), 'c' is closed."""
+    import optuna
+
+    from derain.keys import TRAIN_STEP
+    from sweeps.search import Study, close_abandoned
+
+    study = Study(f"sqlite:///{tmp_path / 'optuna.db'}", "resumed")
+    space = REGISTRY["balance"]
+
+    def searcher():
+        p = plan(space, *_axes("balance", "smoke"), 0, None, 2, 20, study)
+        p.search_alg.set_search_properties(None, None, p.param_space)
+        return p.search_alg
+
+    result = {**dict.fromkeys(space.objectives, 0.5), TRAIN_STEP: 20}
+    first = searcher()
+    for trial_id in "ab":
+        assert first.suggest(trial_id)
+    first.on_trial_complete("a", result)
+    first.save(str(tmp_path / "searcher.pkl"))
+    first.suggest("c")  # asked after the last save, then the driver dies
+
+    resumed = searcher()
+    resumed.restore(str(tmp_path / "searcher.pkl"))
+    stored = optuna.load_study(study_name=study.name, storage=study.storage)
+    assert [t.state.name for t in stored.trials] == ["COMPLETE", "RUNNING", "FAIL"]
+    resumed.on_trial_complete("b", result)
+    assert close_abandoned(study) == 0  # nothing left open
+    stored = optuna.load_study(study_name=study.name, storage=study.storage)
+    assert [t.state.name for t in stored.trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert stored.trials[1].values == [0.5, 0.5]

@@ -78,9 +78,9 @@ def trained_name(cfg: Config) -> str:
     return cfg.noise.train if cfg.degradation == "noise" else cfg.rain.train
 
 
-def custom_degradation(cfg: Config) -> Degradation:
-    """The 'custom' training range of the configured family, named 'custom'."""
-    if cfg.degradation == "noise":
+def custom_degradation(cfg: Config, family: str | None = None) -> Degradation:
+    """The 'custom' training range of ``family`` (default: the configured one), named 'custom'."""
+    if (family or cfg.degradation) == "noise":
         return NoiseSpec((NoiseRange("custom", "gaussian", *cfg.noise.custom_sigma),))
     r = cfg.rain
     probs = tuple(1.0 / len(r.custom_widths) for _ in r.custom_widths)
@@ -88,10 +88,16 @@ def custom_degradation(cfg: Config) -> Degradation:
     return RainSpec((RainRange("custom", *ranges),))
 
 
-def training_degradation(cfg: Config) -> Degradation:
-    """The degradation the network trains on (``rain.train`` or ``noise.train`` by ``cfg.degradation``)."""
-    name = trained_name(cfg)
-    return custom_degradation(cfg) if name == "custom" else get_degradation(name)
+def training_degradation(cfg: Config, family: str | None = None) -> Degradation:
+    """What ``rain.train`` or ``noise.train`` names (``family``; default: the configured one, which the network
+    trains on). ConfigError when the name is unknown or of the other family ('gauss_low' as rain)."""
+    family = family or cfg.degradation
+    name = getattr(cfg, family).train
+    degradation = custom_degradation(cfg, family) if name == "custom" else get_degradation(name)
+    if degradation.family != family:
+        known = ", ".join(known_names(family))
+        raise ConfigError(f"'{name}' is a {degradation.family} degradation, not {family} (known: {known})")
+    return degradation
 
 
 def evaluation_degradations(cfg: Config) -> dict[str, Degradation]:
