@@ -17,6 +17,7 @@ if __name__ == "__main__":  # run as a script: don't let analysis/*.py shadow to
 import argparse
 import base64
 import html
+import logging
 import os
 
 import numpy as np
@@ -30,10 +31,12 @@ from analysis.claims import check_claims
 from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
 from derain.cli import fail, setup_logging
-from derain.errors import DerainError
+from derain.errors import DerainError, one_line, redact
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
 from sweeps.preflight import check_tracking
 from sweeps.results import default_tracking_uri
+
+log = logging.getLogger(__name__)
 
 N = "data.num_backgrounds"
 ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key("extreme", "heldout", "removal")
@@ -84,12 +87,18 @@ def ladder_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figu
 
 
 def _study(trials: pd.DataFrame) -> optuna.Study | None:
+    """The sweep's Optuna study, or None (with a warning) when it cannot be opened: the report still has
+    every trial from MLflow or Ray, only the study's importances are missing."""
     storage, name = trials.attrs.get("study_storage"), trials.attrs.get("sweep")
     if not storage or not name:
         return None
+    if ":***@" in storage:  # as MLflow keeps it: redact() took the password out
+        log.warning("the Optuna study's URL is stored without its password; pass --optuna-storage to read it")
+        return None
     try:
         return optuna.load_study(study_name=name, storage=storage)
-    except (KeyError, ValueError, optuna.exceptions.OptunaError):
+    except Exception as err:  # noqa: BLE001 - a missing study, a refused login, a server down: all said alike
+        log.warning("the Optuna study %s could not be opened: %s", redact(storage), one_line(err))
         return None
 
 
@@ -106,7 +115,7 @@ def report_blocks(trials: pd.DataFrame, curves: pd.DataFrame) -> tuple[list[Bloc
         blocks += [Block("h2", "Figures"), *[Block("figure", name) for name in ladders]]
     if kind == "grid":
         blocks += claims_blocks(trials, only_tested=True)
-    meta = "; ".join(f"{k}: {v}" for k, v in trials.attrs.items() if v)
+    meta = redact("; ".join(f"{k}: {v}" for k, v in trials.attrs.items() if v))  # the report is shared
     blocks += [
         Block("h2", "Trials"),
         Block("p", f"{meta}; {len(trials)} trials"),
@@ -202,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else sqlite:///<cwd>/mlflow.db")
     p.add_argument("--ray-dir", type=Path, help="read this Ray experiment directory instead of MLflow")
     p.add_argument("--out", type=Path, default=Path("report"))
+    p.add_argument(
+        "--optuna-storage", help="the study's RDB URL (default: the sweep's, as stored; give it when it has a password)"
+    )
     args = p.parse_args(argv)
     uri = args.tracking_uri or default_tracking_uri()
     if not args.ray_dir and not args.experiment:
@@ -215,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             trials, curves = load_mlflow(args.experiment, uri, args.sweep)
     except (DerainError, ValueError, FileNotFoundError) as err:
         return fail(err)
+    if args.optuna_storage:
+        trials.attrs["study_storage"] = args.optuna_storage
     try:
         files = write_report(trials, curves, args.out)
     except OSError as err:  # root passes access() checks on /proc and read-only mounts: the write itself tells

@@ -46,6 +46,11 @@ def redact(text: str) -> str:
     return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
 
 
+def without_credentials(uri: str) -> str:
+    """``uri`` with any ``user:password@`` removed: a link to open, where a browser asks for them itself."""
+    return CREDENTIALS.sub(lambda m: m["scheme"], uri)
+
+
 def one_line(err: BaseException) -> str:
     """An exception as one line for a log or an error: its first line (or its type), credentials hidden."""
     text = str(err).strip()

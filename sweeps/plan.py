@@ -19,7 +19,7 @@ from typing import Any
 
 from derain.cli import parse_overrides
 from derain.config import Config, flatten
-from derain.errors import DerainError
+from derain.errors import DerainError, redact
 from derain.keys import info
 from derain.scales import make_config, preset_config
 from derain.toy1d.config import Toy1dConfig
@@ -133,7 +133,7 @@ class SweepPlan:
     @property
     def dashboard_command(self) -> str | None:
         """The command that opens the sweep's Optuna study in optuna-dashboard (sampled spaces only)."""
-        return f"optuna-dashboard {self.study.storage}" if self.study else None
+        return f"optuna-dashboard {redact(self.study.storage)}" if self.study else None
 
     @property
     def experiment(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from derain.errors import DerainError
+from derain.errors import DerainError, redact, without_credentials
 
 SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
 CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
@@ -69,18 +69,19 @@ UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 def ui_command(uri: str, experiment_id: str | None = None) -> str:
     """How to open the sweep's runs in a browser: the ``mlflow ui`` command for a sqlite store (or the
     server's address), then the experiment's runs table. MLflow 3's UI opens an experiment on its GenAI
-    overview unless the link asks for the model-training view."""
-    server = uri.rstrip("/") if uri.startswith("http") else UI_ADDRESS
-    start = "" if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}\n  then open "
+    overview unless the link asks for the model-training view. Printed, so no password in it."""
+    server = without_credentials(uri.rstrip("/")) if uri.startswith("http") else UI_ADDRESS
+    start = "" if uri.startswith("http") else f"mlflow ui --backend-store-uri {redact(uri)}\n  then open "
     if experiment_id is None:
         return f"{start}{server}"
     return f"{start}{server}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
 
 def parent_note(hypothesis: str, command: str) -> str:
-    """The sweep's parent-run description (Markdown in MLflow's UI): the hypothesis, then the command."""
+    """The sweep's parent-run description (Markdown in MLflow's UI): the hypothesis, then the command, whose
+    URIs' passwords (``--optuna-storage postgresql://user:pw@…``) must not reach everyone who opens the UI."""
     note = hypothesis.strip()
-    return f"{note}\n\nLaunched with:\n\n    {command}" if command else note
+    return f"{note}\n\nLaunched with:\n\n    {redact(command)}" if command else note
 
 
 def experiment_path(storage: str, name: str) -> str:

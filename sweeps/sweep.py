@@ -29,7 +29,7 @@ from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
 from derain.device import default_scale
-from derain.errors import one_line
+from derain.errors import one_line, redact
 from derain.scales import SMALL_SCALES
 from sweeps import search
 from sweeps.cluster import (
@@ -110,9 +110,10 @@ def _reporter(plan: SweepPlan, trials: int) -> SweepReporter:
     )
 
 
-def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tuple[tune.TuneConfig, tune.RunConfig]:
+def parent_tags(plan: SweepPlan) -> dict[str, str]:
+    """The parent run's tags; MLflow shows them to everyone, so no URL in them carries a password."""
     s, space = plan.settings, plan.space
-    tags = {
+    return {
         SPACE_TAG: space.name,
         SCALE_TAG: plan.scale,
         GIT_TAG: git_commit(),
@@ -120,8 +121,13 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
         "ray_experiment": plan.experiment,
         "hypothesis": space.summary,
         NOTE_TAG: parent_note(space.hypothesis, plan.command),
-        **({STUDY_TAG: plan.study.storage} if plan.study else {}),
+        **({STUDY_TAG: redact(plan.study.storage)} if plan.study else {}),  # the report is given it whole
     }
+
+
+def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tuple[tune.TuneConfig, tune.RunConfig]:
+    s, space = plan.settings, plan.space
+    tags = parent_tags(plan)
     params = functools.partial(flat_params, plan.spec)
     callback = MlflowSweepCallback(plan.tracking_uri, space.name, plan.name, tags, params, plan.final_step)
     tune_config = tune.TuneConfig(
@@ -199,6 +205,7 @@ def _experiment_id(plan: SweepPlan) -> str | None:
 def _report(plan: SweepPlan) -> None:
     """Run analysis/report.py on the finished sweep, in its own process (analysis imports sweeps, not back)."""
     where = ["--tracking-uri", plan.tracking_uri, "--out", f"{plan.experiment}/report"]
+    where += ["--optuna-storage", plan.study.storage] if plan.study else []  # MLflow's tag has no password
     cmd = [sys.executable, "-m", "analysis.report", "--experiment", plan.space.name, "--sweep", plan.name, *where]
     done = subprocess.run(cmd, capture_output=True, text=True)
     print(done.stdout + (done.stderr if done.returncode else ""))

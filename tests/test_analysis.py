@@ -275,10 +275,9 @@ def test_replicates_count_the_seeds_of_one_config_point():
     assert add_replicates(trials)["replicate"].tolist() == [2, 0, 1, 0, 1, 0]
 
 
-def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importance(tmp_path):
+def _balance_sweep(tmp_path):
+    """24 synthetic balance trials (2 stopped early) and their study, persisted in sqlite: (trials, storage)."""
     import optuna
-
-    from analysis.report import write_report
 
     rng = np.random.default_rng(0)
     ns = rng.choice([4, 16, 64, 256, 1024], 24)
@@ -295,6 +294,13 @@ def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importanc
     for n, r, b in zip(ns[:22], e_r[:22], e_b[:22], strict=True):
         study.add_trial(optuna.trial.create_trial(params={N: int(n)}, distributions=dist, values=[r, b]))
     trials.attrs.update({"space": "balance", "scale": "cpu", "sweep": "bal", "study_storage": storage})
+    return trials, storage
+
+
+def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importance(tmp_path):
+    from analysis.report import write_report
+
+    trials, _ = _balance_sweep(tmp_path)
     write_report(trials, pd.DataFrame(columns=["trial_id", "metric", "step", "value"]), tmp_path / "out")
     markdown = (tmp_path / "out" / "report.md").read_text()
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
@@ -303,3 +309,28 @@ def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importanc
     knee_line = next(line for line in markdown.splitlines() if line.startswith("The front's knee"))
     assert "t22" not in knee_line and "t23" not in knee_line and "data.num_backgrounds=" in knee_line
     assert (tmp_path / "out" / "importance.png").exists() and (tmp_path / "out" / "pareto.png").exists()
+
+
+STUDY_URLS = {
+    "tagged": ("postgresql://derain:***@127.0.0.1:1/optuna", "pass --optuna-storage"),  # as sweeps.sweep tags it
+    "refused": ("postgresql://derain:s3cret@127.0.0.1:1/optuna", "could not be opened"),  # nothing listens on 1
+    "missing": ("sqlite:////no/such/dir/x.db", "could not be opened"),
+}
+
+
+@pytest.mark.parametrize("case", STUDY_URLS)
+def test_a_study_the_report_cannot_open_is_said_and_its_password_never_written(case, tmp_path, caplog):
+    """MLflow keeps the study's URL without its password: the report then says to pass --optuna-storage and
+    opens nothing; a study that will not open is said in one warning. Either way the report is written, without
+    the study's importance and without any password (it is attached to MLflow for everyone to read)."""
+    from analysis.report import write_report
+
+    trials, _ = _balance_sweep(tmp_path)
+    trials.attrs["study_storage"], said = STUDY_URLS[case]
+    write_report(trials, pd.DataFrame(columns=["trial_id", "metric", "step", "value"]), tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "fANOVA" not in markdown and "## Pareto front over fully trained trials" in markdown
+    warned = [r.getMessage() for r in caplog.records if r.name == "analysis.report"]
+    assert len(warned) == 1 and said in warned[0] and "s3cret" not in warned[0], warned
+    written = markdown + (tmp_path / "out" / "report.html").read_text()
+    assert "s3cret" not in written and ("derain:***@" in written) == case.endswith("d")

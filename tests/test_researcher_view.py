@@ -3,6 +3,7 @@ logged config, single runs in MLflow, and log levels (issue 16). Real MLflow sto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -43,6 +44,29 @@ def test_parent_note_and_the_link_that_opens_the_runs_table():
     assert (
         ui_command("http://tracker:5000/", "7") == "http://tracker:5000/#/experiments/7?workflowType=machine_learning"
     )
+
+
+def test_no_password_reaches_the_ui_or_the_terminal(tmp_path):
+    """A Postgres study and a tracking server behind basic auth (the compose route): the parent's note, the
+    printed link and the printed dashboard command show no password; the link drops the login entirely (the
+    browser asks), the commands keep the user and show ***."""
+    from sweeps.plan import Settings, build_plan
+    from sweeps.results import STUDY_TAG
+    from sweeps.sweep import parent_tags
+
+    note = parent_note("H.", "python sweeps/run.py --optuna-storage postgresql://derain:s3cret@pg:5432/optuna")
+    assert "s3cret" not in note and "postgresql://derain:***@pg:5432/optuna" in note
+    assert ui_command("http://derain:s3cret@tracker:5000", "7").startswith("http://tracker:5000/#/experiments/7")
+    assert ui_command("postgresql://derain:s3cret@pg/mlflow").startswith(
+        "mlflow ui --backend-store-uri postgresql://derain:***@pg/mlflow"
+    )
+    settings = Settings("balance", "smoke", optuna_storage="postgresql://derain:s3cret@pg:5432/optuna")
+    plan = build_plan(settings, "pg", str(tmp_path), f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert plan.study.storage.endswith(":s3cret@pg:5432/optuna")  # the sweep itself needs it whole
+    assert plan.dashboard_command == "optuna-dashboard postgresql://derain:***@pg:5432/optuna"
+    launched = dataclasses.replace(plan, command="python sweeps/run.py --optuna-storage " + plan.study.storage)
+    tags = parent_tags(launched)
+    assert tags[STUDY_TAG] == "postgresql://derain:***@pg:5432/optuna" and "s3cret" not in str(tags)
 
 
 @pytest.mark.parametrize("name", REGISTRY)
