@@ -20,6 +20,7 @@ import html
 import logging
 import os
 
+import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import pandas as pd
@@ -172,6 +173,7 @@ def write_report(trials: pd.DataFrame, curves: pd.DataFrame, out: Path) -> dict[
     for name, fig in figs.items():
         pngs[name] = out / f"{name}.png"
         fig.savefig(pngs[name], dpi=110)
+        plt.close(fig)  # pyplot keeps every figure it made until closed: a long session would pile them up
     title = f"derain-sweeps report: {trials.attrs.get('sweep') or 'sweep'}"
     files = {name: out / name for name in ("report.html", "report.md", "trials.csv", "claims.csv")}
     files["report.html"].write_text(_html(title, blocks, pngs))

@@ -298,10 +298,14 @@ def _balance_sweep(tmp_path):
 
 
 def test_a_balance_report_leads_with_the_front_the_knee_and_the_studys_importance(tmp_path):
+    import matplotlib.pyplot as plt
+
     from analysis.report import write_report
 
     trials, _ = _balance_sweep(tmp_path)
+    open_before = plt.get_fignums()
     write_report(trials, pd.DataFrame(columns=["trial_id", "metric", "step", "value"]), tmp_path / "out")
+    assert plt.get_fignums() == open_before  # every figure it drew is closed once saved
     markdown = (tmp_path / "out" / "report.md").read_text()
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
     assert headings[:3] == ["## Pareto front over fully trained trials", "## Recommended balance", "## What matters"]
