@@ -210,7 +210,7 @@ def _report(plan: SweepPlan) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     print(done.stdout + (done.stderr if done.returncode else ""))
     if done.returncode:
-        log.error("the report failed (exit %d); rerun: %s", done.returncode, " ".join(cmd))
+        log.error("the report failed (exit %d); rerun: %s", done.returncode, redact(" ".join(cmd)))
 
 
 def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
