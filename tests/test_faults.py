@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from PIL import Image
+from sweep_cli import RUN, start_sweep
 
 from derain.data.sources import first_usable_image, load_folder
 from derain.errors import DataError
 from sweeps.results import SWEEP_TAG, tag_equals
 
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 TOY = ["--space", "toy1d", "--scale", "smoke"]
 
 
@@ -132,14 +132,7 @@ def test_a_second_driver_on_a_running_sweep_is_refused(tmp_path):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     where = ["--storage", str(tmp_path / "ray"), "--tracking-uri", uri, "--name", "dr"]
     slow = ["--set", "train.iterations=3000", "--set", "train.eval_every=500"]
-    first = subprocess.Popen(
-        [*RUN, *TOY, *where, *slow],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
+    first = start_sweep([*TOY, *where, *slow], tmp_path)
     try:
         lock = tmp_path / "ray" / "dr" / "driver.lock"
         deadline = time.monotonic() + 120

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from sweep_cli import RUN, start_sweep
 
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
 
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}  # one auth mode everywhere
 
@@ -123,7 +123,6 @@ def _children(uri: str, sweep: str) -> list:
 
 def _sweep(c: dict, name: str, extra: list[str]) -> list[str]:
     return [
-        *RUN,
         "--space",
         "toy1d",
         "--scale",
@@ -148,7 +147,9 @@ def test_two_nodes_then_a_worker_lost_mid_sweep(cluster, tmp_path):
     # Trials of a few seconds: at 20 iterations the head's worker, reused, finished all four before the other
     # node's worker had started (seen in 2 of 4 CI runs).
     longer = ["--set", "train.iterations=300", "--set", "train.eval_every=150"]
-    done = subprocess.run(_sweep(cluster, "both", longer), capture_output=True, text=True, env=ENV, timeout=300)
+    done = subprocess.run(
+        [*RUN, *_sweep(cluster, "both", longer)], capture_output=True, text=True, env=ENV, timeout=300
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     children = _children(cluster["uri"], "both")
     assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)
@@ -157,14 +158,7 @@ def test_two_nodes_then_a_worker_lost_mid_sweep(cluster, tmp_path):
     print(f"two-node sweep: {time.monotonic() - start:.1f} s")
 
     slow = ["--set", "train.iterations=600", "--set", "train.eval_every=50", "--max-concurrent", "2"]
-    proc = subprocess.Popen(
-        _sweep(cluster, "lossy", slow),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=ENV,
-        start_new_session=True,
-    )
+    proc = start_sweep(_sweep(cluster, "lossy", slow), env=ENV)
     try:
 
         def on_worker() -> bool:

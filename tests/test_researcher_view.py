@@ -8,11 +8,10 @@ import json
 import logging
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from sweep_cli import RUN
 
 from derain.cli import setup_logging
 from derain.train import main as train_main
@@ -20,8 +19,6 @@ from sweeps.names import trial_name
 from sweeps.results import parent_note, ui_command
 from sweeps.run import main as sweep_main
 from sweeps.spaces import REGISTRY
-
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 
 
 def test_trial_names_read_the_swept_values_and_stay_unique():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,13 +12,12 @@ import optuna
 import pytest
 import ray
 from mlflow.tracking import MlflowClient
+from sweep_cli import RUN
 
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
 from sweeps.run import main
 from sweeps.spaces import REGISTRY
 from sweeps.spaces.base import Space, grid_points
-
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 
 
 @pytest.fixture(scope="module")

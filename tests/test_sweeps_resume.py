@@ -6,18 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
+from sweep_cli import RUN, start_sweep
 
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
 
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 ITERATIONS = 600
 
 
@@ -64,13 +62,6 @@ def _kill_when_one_finished(
     pytest.fail("no trial finished in time")
 
 
-def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    """The sweep CLI in its own process group (so the test can SIGKILL it and the Ray it started)."""
-    return subprocess.Popen(
-        [*RUN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=cwd
-    )
-
-
 @pytest.mark.slow
 def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -98,7 +89,7 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path):
         "--set",
         "train.eval_every=50",
     ]
-    proc = _start(first, tmp_path)
+    proc = start_sweep(first, tmp_path)
     _kill_when_one_finished(proc, uri, deadline_s=240, mid_step=100)
     before = {c.data.tags[TRIAL_TAG]: c.info.status for c in _children(uri, "resumable")}
     assert "FINISHED" in before.values() and len(before) < 4
@@ -139,7 +130,7 @@ def test_the_optuna_study_survives_a_kill_and_resume(tmp_path):
     common += ["--name", "searched"]
     first = [*common, "--max-concurrent", "1", "--num-samples", "3"]
     first += ["--set", "train.iterations=200", "--set", "train.eval_every=50"]
-    proc = _start(first, tmp_path)
+    proc = start_sweep(first, tmp_path)
     _kill_when_one_finished(proc, uri, deadline_s=300, sweep="searched", experiment="balance")
     resumed = subprocess.run([*RUN, *common, "--resume"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]

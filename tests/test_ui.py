@@ -10,18 +10,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, Page, free_port
 from mlflow.tracking import MlflowClient
+from sweep_cli import RUN
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="browser: no Chromium on this machine (apt-get install -y chromium)"),
 ]
-RUN = [sys.executable, str(Path(__file__).resolve().parents[1] / "sweeps" / "run.py")]
 EXPAND = """(() => {
   const row = Array.from(document.querySelectorAll('[role=row]')).find(r => r.innerText.includes(%r));
   const button = row && Array.from(row.querySelectorAll('button')).find(b => b.querySelector('svg'));
