@@ -35,7 +35,7 @@ from derain.cli import fail, setup_logging
 from derain.errors import DerainError, one_line, redact
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
 from sweeps.preflight import check_tracking
-from sweeps.results import default_tracking_uri
+from sweeps.results import default_tracking_uri, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +198,9 @@ def _check_out(out: Path) -> None:
 
 def _check_store(uri: str) -> None:
     """A sqlite store must exist and be a database: the report never creates one, and a damaged one is named."""
-    if uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise DerainError(f"tracking URI {uri}: no database at '{path}' (pass --tracking-uri, or --ray-dir)")
+    path = sqlite_path(uri)
+    if path and not path.is_file():
+        raise DerainError(f"tracking URI {uri}: no database at '{path}' (pass --tracking-uri, or --ray-dir)")
     check_tracking(uri)
 
 

@@ -19,7 +19,7 @@ from ray import tune
 
 from derain.errors import DerainError, one_line, redact
 from sweeps.plan import Settings
-from sweeps.results import SETTINGS, SWEEP_TAG, experiment_path, tag_equals
+from sweeps.results import SETTINGS, SWEEP_TAG, experiment_path, sqlite_path, tag_equals
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -55,8 +55,8 @@ def check_tracking(uri: str) -> None:
     probe tag. DerainError of one line (credentials hidden) within ``PROBE_S`` seconds otherwise."""
     bound_mlflow_retries()
     shown = redact(uri)
-    if uri.startswith("sqlite:///"):
-        _check_sqlite_file(Path(uri.removeprefix("sqlite:///")), shown)
+    if database := sqlite_path(uri):
+        _check_sqlite_file(database, shown)
     done: list[BaseException | None] = []
     worker = threading.Thread(target=lambda: done.append(_probe(uri)), daemon=True, name="tracking-probe")
     with _silenced(("mlflow", "urllib3", "alembic", "sqlalchemy")):  # their retry warnings: the error says it
@@ -115,8 +115,8 @@ def _silenced(names: tuple[str, ...]):
 
 def check_study_storage(url: str) -> None:
     """The Optuna study's RDB storage opens (made if missing); DerainError naming the URL otherwise."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if database := sqlite_path(url):
+        database.parent.mkdir(parents=True, exist_ok=True)
     try:
         optuna.storages.RDBStorage(url)
     except Exception as err:  # noqa: BLE001 - whatever fails, the study cannot be kept: say so before any trial

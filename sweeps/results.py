@@ -66,6 +66,11 @@ def default_tracking_uri(cwd: Path | None = None) -> str:
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (tracking store or Optuna storage); None for any other."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def ui_command(uri: str, experiment_id: str | None = None) -> str:
     """How to open the sweep's runs in a browser: the ``mlflow ui`` command for a sqlite store (or the
     server's address), then the experiment's runs table. MLflow 3's UI opens an experiment on its GenAI

@@ -13,16 +13,15 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from derain.loop import SAMPLES
-from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND, tag_equals
+from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND, sqlite_path, tag_equals
 
 SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image
 
 
 def _artifact_root(uri: str, experiment: str) -> str | None:
     """File artifact location beside a sqlite database; None (server default) for other stores."""
-    if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" / experiment).resolve().as_uri()
-    return None
+    database = sqlite_path(uri)
+    return (database.parent / "mlartifacts" / experiment).resolve().as_uri() if database else None
 
 
 def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
