@@ -19,7 +19,8 @@ from ray import tune
 
 from derain.errors import DerainError, one_line, redact
 from sweeps.plan import Settings
-from sweeps.results import SETTINGS, SWEEP_TAG, experiment_path, sqlite_path, tag_equals
+from sweeps.results import SETTINGS, experiment_path, sqlite_path
+from sweeps.runs import parent_run_id
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -174,8 +175,6 @@ def check_new_sweep(storage: str, name: str, uri: str, experiment: str) -> None:
     path = experiment_path(storage, name)
     used = ("://" not in path and (Path(path) / SETTINGS).exists()) or tune.Tuner.can_restore(path)
     if not used:
-        client = MlflowClient(uri)
-        exp = client.get_experiment_by_name(experiment)
-        used = bool(exp and client.search_runs([exp.experiment_id], tag_equals(SWEEP_TAG, name), max_results=1))
+        used = parent_run_id(MlflowClient(uri), experiment, name) is not None
     if used:
         raise DerainError(f"sweep '{name}' exists; use --resume or another --name")

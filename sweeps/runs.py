@@ -34,15 +34,20 @@ def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
     return exp.experiment_id
 
 
+def parent_run_id(client: MlflowClient, experiment: str, sweep: str) -> str | None:
+    """The run id of sweep ``sweep``'s parent run in the named experiment; None if there is none (yet)."""
+    exp = client.get_experiment_by_name(experiment)
+    found = client.search_runs([exp.experiment_id], tag_equals(SWEEP_TAG, sweep), max_results=1) if exp else []
+    return found[0].info.run_id if found else None
+
+
 def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:
     """Attach the final summary table (Pareto set or best trials) to the sweep's parent run: a CSV, an MLflow
     table, and its title as a tag."""
     client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    found = client.search_runs([exp.experiment_id], tag_equals(SWEEP_TAG, sweep), max_results=1) if exp else []
-    if not found:
+    run_id = parent_run_id(client, experiment, sweep)
+    if run_id is None:
         return
-    run_id = found[0].info.run_id
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "summary.csv"
         rows.to_csv(path, index=False)
