@@ -5,17 +5,44 @@ snapshot images, the checkpoint tag and the sweep's result tables.
 
 from __future__ import annotations
 
+import math
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+from derain.keys import LOGGED_PREFIXES
 from derain.loop import SAMPLES
 from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND, sqlite_path, tag_equals
 
 SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image
+
+
+def finite_number(value: Any) -> bool:
+    """A real, finite number (not a bool): what MLflow can store as a metric or a step."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    """Params within MLflow's caps: each value cut to 6000 characters, 100 params per batch."""
+    items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def log_metrics(client: MlflowClient, run_id: str, values: dict[str, Any], step: int, tags: list[RunTag]) -> None:
+    """The metrics of ``values`` this project logs (its namespaced keys, finite numbers) at ``step``, 1000 per
+    batch (MLflow's cap), ``tags`` with the first batch; nothing at all when no metric is left."""
+    now = int(time.time() * 1000)
+    logged = [
+        Metric(k, float(v), now, step) for k, v in values.items() if k.startswith(LOGGED_PREFIXES) and finite_number(v)
+    ]
+    for i in range(0, len(logged), 1000):
+        client.log_batch(run_id, metrics=logged[i : i + 1000], tags=tags if i == 0 else [])
 
 
 def _artifact_root(uri: str, experiment: str) -> str | None:

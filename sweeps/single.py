@@ -7,20 +7,17 @@ tag, the commit, then config.json and the figure as artifacts. Registered as the
 from __future__ import annotations
 
 import datetime
-import math
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from derain.config import flatten
-from derain.keys import LOGGED_PREFIXES
 from derain.loop import CHECKPOINT, CONFIG, FIGURE
 from sweeps.names import label
 from sweeps.preflight import check_tracking, git_commit
 from sweeps.results import GIT_TAG
-from sweeps.runs import experiment_id, log_snapshots, tag_checkpoint
+from sweeps.runs import experiment_id, log_metrics, log_params, log_snapshots, tag_checkpoint
 
 SINGLE_TAG = "derain.single_run"  # "true" on runs of the single-run CLIs (sweep children have derain.trial_id)
 
@@ -42,15 +39,11 @@ class MlflowRunTracker:
         tags = {GIT_TAG: git_commit(), SINGLE_TAG: "true"}
         self.run_id = self.client.create_run(exp, run_name=name[:120], tags=tags).info.run_id
         task = "toy1d" if "content" in config else "derain"
-        params = [Param(k, str(v)[:6000]) for k, v in {"task": task, **flatten(config)}.items()]
-        for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params
-            self.client.log_batch(self.run_id, params=params[i : i + 100])
+        log_params(self.client, self.run_id, {"task": task, **flatten(config)})
 
     def on_eval(self, step: int, metrics: dict[str, float], run_dir: Path) -> None:
         """Log the evaluation's metrics at ``step``, its snapshot image and the checkpoint it left."""
-        finite = {k: float(v) for k, v in metrics.items() if k.startswith(LOGGED_PREFIXES) and math.isfinite(v)}
-        now = int(datetime.datetime.now().timestamp() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in finite.items()])
+        log_metrics(self.client, self.run_id, metrics, step, [])
         self.last_image = log_snapshots(self.client, self.run_id, run_dir, self.last_image)
         if (run_dir / CHECKPOINT).exists():
             tag_checkpoint(self.client, self.run_id, str(run_dir.resolve()))

@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import queue
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
 from derain.errors import one_line
-from derain.keys import LOGGED_PREFIXES, TRAIN_STEP
+from derain.keys import TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
 from sweeps.results import (
     CHILD_TAG,
@@ -39,15 +37,11 @@ from sweeps.results import (
     TRIAL_TAG,
     tag_equals,
 )
-from sweeps.runs import experiment_id, log_snapshots, tag_checkpoint
+from sweeps.runs import experiment_id, finite_number, log_metrics, log_params, log_snapshots, tag_checkpoint
 
 log = logging.getLogger(__name__)
 
 ARTIFACTS = (CONFIG, FIGURE)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class MlflowSweepCallback(Callback):
@@ -137,9 +131,7 @@ class MlflowSweepCallback(Callback):
             tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep}
             tags.update({GIT_TAG: self.parent_tags[GIT_TAG]} if GIT_TAG in self.parent_tags else {})
             run_id = self.client.create_run(exp, run_name=str(trial), tags=tags).info.run_id
-            params = [Param(k, str(v)[:6000]) for k, v in self.trial_params(trial.config).items()]
-            for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params
-                self.client.log_batch(run_id, params=params[i : i + 100])
+            log_params(self.client, run_id, self.trial_params(trial.config))
         self._children[trial.trial_id] = run_id
         return run_id
 
@@ -154,15 +146,11 @@ class MlflowSweepCallback(Callback):
     def _log_result(self, trial: Any, result: dict) -> None:
         run_id = self.child(trial)
         step = result.get(TRAIN_STEP)
-        if not _finite(step) or step <= self._last_step.get(run_id, -1):
+        if not finite_number(step) or step <= self._last_step.get(run_id, -1):
             return  # re-reported after a resume: already in MLflow
         self._last_step[run_id] = step
-        now = int(time.time() * 1000)
-        logged = {k: float(v) for k, v in result.items() if k.startswith(LOGGED_PREFIXES) and _finite(v)}
-        metrics = [Metric(k, v, now, int(step)) for k, v in logged.items()]
         tags = [RunTag(f"ray.{k}", str(result[k])) for k in NODE_KEYS if k in result]
-        for i in range(0, len(metrics), 1000):
-            self.client.log_batch(run_id, metrics=metrics[i : i + 1000], tags=tags if i == 0 else [])
+        log_metrics(self.client, run_id, result, int(step), tags)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
         snapshot, folder = _TrialView.of(trial), checkpoint.path
