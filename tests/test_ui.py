@@ -5,7 +5,9 @@ sweep's parent run, and expanding the parent must show every child by its readab
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -50,7 +52,10 @@ def ui(swept, tmp_path):
     uri, link, children = swept
     port = free_port()
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=(tmp_path / "ui.log").open("w"), stderr=subprocess.STDOUT)
+    # Its own process group: `mlflow ui` starts uvicorn workers and job consumers that outlive a killed parent
+    # (each run of this test left ~2 GB of them behind), so the whole group is killed at the end.
+    log = (tmp_path / "ui.log").open("w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -63,8 +68,9 @@ def ui(swept, tmp_path):
                 time.sleep(0.5)
         yield link.replace("127.0.0.1:5000", f"127.0.0.1:{port}"), children
     finally:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait(10)
+        log.close()
 
 
 def test_the_printed_link_opens_the_runs_table_with_readable_children(ui, tmp_path):
