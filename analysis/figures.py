@@ -17,11 +17,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.claims import ABLATIONS
+from analysis.load import plateaus
 from derain.data.banks import BINS
 from derain.degradations import NOISE_TYPES, RAIN_LADDER
 from derain.keys import GAP, SEEN_REMOVAL, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_E_R, YARDSTICK_GAIN, direction
 from derain.toy1d.streaks import STREAK_LADDER
-from sweeps.results import pareto_mask
+from sweeps.results import IDENTITY, damages_background, pareto_mask
 
 N = "data.num_backgrounds"
 # Categorical axes in their meaningful order (alphabetical order would put 'random' first on the rain ladder
@@ -156,31 +157,27 @@ def learning_curves(curves: pd.DataFrame, trials: pd.DataFrame, by: str = N, met
     return fig
 
 
-PLATEAU = 0.1  # a trial is at a plateau when its last evaluation moved the metric by at most 10 % of its range
-
-
-def plateaus(curves: pd.DataFrame, metric: str) -> dict[str, bool]:
-    """trial_id -> True when the last change of ``metric`` is within ``PLATEAU`` of the curve's range (a
-    single evaluation cannot tell: True)."""
-    out = {}
-    for trial, rows in curves[curves["metric"] == metric].groupby("trial_id"):
-        values = rows.sort_values("step")["value"].to_numpy(float)
-        values = values[np.isfinite(values)]
-        span = np.ptp(values) if len(values) else 0.0
-        out[trial] = len(values) < 3 or abs(values[-1] - values[-2]) <= PLATEAU * span
-    return out
-
-
-def pareto(df: pd.DataFrame, x: str = YARDSTICK_E_R, y: str = YARDSTICK_E_B) -> Figure:
-    """The balance trade-off: every trial, with the Pareto front (over x and y, each in its metric's direction)
-    highlighted and labelled by N."""
+def pareto(
+    df: pd.DataFrame, x: str = YARDSTICK_E_R, y: str = YARDSTICK_E_B, front: pd.DataFrame | None = None
+) -> Figure:
+    """The balance trade-off: every trial, the Pareto front (over x and y, each in its metric's direction;
+    ``front`` when given, e.g. with doing nothing as a point of it) highlighted and labelled by N, doing nothing
+    as a star, and the trials that damage the background crossed out."""
     done = df.dropna(subset=[x, y])
-    front = done[pareto_mask(done, (x, y), (direction(x), direction(y)))].sort_values(x)
+    if front is None:
+        front = done[pareto_mask(done, (x, y), (direction(x), direction(y)))]
+    front = front.sort_values(x)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.scatter(done[x], done[y], c="0.6", label="trials")
+    harm = done[damages_background(done)]
+    if len(harm):
+        ax.scatter(harm[x], harm[y], marker="x", c="C1", label="damages the background")
     ax.plot(front[x], front[y], "o-", color="C3", label="Pareto front")
+    nothing = front[front["trial_id"] == IDENTITY] if "trial_id" in front else front.iloc[0:0]
+    if len(nothing):
+        ax.scatter(nothing[x], nothing[y], marker="*", s=160, c="k", zorder=3, label=IDENTITY)
     for _, row in front.iterrows():
-        if N in row:
+        if N in row and pd.notna(row[N]):
             ax.annotate(f"N={row[N]:.0f}", (row[x], row[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
     better = {"min": "lower", "max": "higher"}
     ax.set_xlabel(f"{x} ({better[direction(x)]} is better)")

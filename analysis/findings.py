@@ -2,32 +2,25 @@
 
 A ``Finding`` holds the primary statistic, its one-sided p for the claimed direction (``p_sup``) and for the
 opposite one (``p_con``), the smallest p the design can produce (``floor``), an effect size in the metric's
-units with a 95 % interval, and descriptive secondaries. ``table`` Holm-adjusts the p's across the tested
-claims and turns them into verdicts; it is the only place verdicts are decided.
+units with a 95 % interval, descriptive secondaries, and the trials that entered it without reaching a
+plateau. ``table`` Holm-adjusts the p's of both directions of every tested claim together (so the chance of
+any verdict on null data is at most alpha) and turns them into verdicts; it is the only place verdicts are
+decided.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
-from analysis.stats import (
-    TestResult,
-    blocked_rank_test,
-    end_difference,
-    holm,
-    interval,
-    rank_test,
-    replicates_needed,
-    sign_flip_test,
-)
+from analysis.stats import TestResult, holm, interval, rank_test, replicates_needed, sign_flip_test, trend_test
 from derain.keys import GAP, YARDSTICK_E_B, info
 
-DESCRIPTIVE = (GAP, YARDSTICK_E_B)  # shown beside every claim's primary statistic, never decide it
+# Shown beside the primary statistic of a claim when the trials have them, never deciding it: the gap, the
+# background error, and the gain on albumentations rain (third-party rain, partly inside the training ladder).
+DESCRIPTIVE = (GAP, YARDSTICK_E_B, "eval/albu/heldout/gain_db")
 
 
 @dataclass(frozen=True)
@@ -37,7 +30,7 @@ class Finding:
     claim: str
     statement: str
     status: str = "tested"  # tested | not run
-    statistic: str = ""  # the primary statistic, e.g. "rho(data.num_backgrounds, eval/yardstick/gain_db) = -0.8"
+    statistic: str = ""  # the primary statistic in words, with its value
     value: float = float("nan")
     sign: int = 0  # the claimed direction of ``value``
     p_sup: float = float("nan")
@@ -47,7 +40,8 @@ class Finding:
     effect: str = ""
     secondary: str = ""
     detail: str = ""
-    design: tuple = field(default=())  # ("levels", x levels) | ("pairs",) | ("blocks", block size)
+    design: tuple = field(default=())  # ("blocks", levels per block) | ("levels", levels) | ("pairs",)
+    unconverged: tuple[str, ...] = ()  # trials in the test whose curve had not reached a plateau
 
     @classmethod
     def from_test(cls, claim: str, statement: str, test: TestResult, sign: int, **text: object) -> Finding:
@@ -71,6 +65,7 @@ class Finding:
             n=sum(p.n for p in tested),
             effect="; ".join(f"{_name(k)}: {p.effect}" for k, p in parts.items()),
             design=tested[0].design,
+            unconverged=tuple(t for p in tested for t in p.unconverged),
         )
 
     @classmethod
@@ -88,6 +83,7 @@ class Finding:
             p_sup=max(p.p_sup for p in parts.values()),
             floor=max(p.floor for p in parts.values()),
             detail=detail,
+            unconverged=tuple(dict.fromkeys(t for p in parts.values() for t in p.unconverged)),
         )
 
 
@@ -104,7 +100,7 @@ def _fmt(key: str, value: float) -> str:
 
 
 def _effect(key: str, what: str, diff: float, low: float, high: float) -> str:
-    ci = f" [{_fmt(key, low)}, {_fmt(key, high)}]" if np.isfinite(low) else " (no interval: one trial per end)"
+    ci = f" [{_fmt(key, low)}, {_fmt(key, high)}]" if np.isfinite(low) else " (no interval: one pair)"
     return f"Δ {key.rsplit('/', 1)[-1]} {what} = {_fmt(key, diff)}{ci}"
 
 
@@ -114,62 +110,76 @@ def _usable(d: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return d.dropna(subset=list(columns))
 
 
-def ranked(claim: str, statement: str, d: pd.DataFrame, x: str, y: str, sign: int, resamples: int) -> Finding:
-    """Spearman's rho of (x, y) across independent trials; effect = mean y at the top minus the bottom x."""
+def _unconverged(d: pd.DataFrame) -> tuple[str, ...]:
+    if "plateau" not in d or "trial_id" not in d:
+        return ()
+    return tuple(d.loc[~d["plateau"].astype(bool), "trial_id"].astype(str))
+
+
+def _end_differences(d: pd.DataFrame, x: pd.Series, key: str, blocks: pd.Series) -> np.ndarray:
+    """Per block: mean ``key`` at the block's largest x minus at its smallest (blocks holding both ends)."""
+    frame = pd.DataFrame({"b": blocks, "x": x, "y": d[key]}).dropna()
+    out = []
+    for _, part in frame.groupby("b"):
+        top, bottom = part[part["x"] == part["x"].max()], part[part["x"] == part["x"].min()]
+        if part["x"].nunique() > 1:
+            out.append(top["y"].mean() - bottom["y"].mean())
+    return np.asarray(out, float)
+
+
+def _paired_effect(d: pd.DataFrame, x: pd.Series, key: str, blocks: pd.Series, what: str) -> str:
+    diffs = _end_differences(d, x, key, blocks)
+    return _effect(key, what, float(diffs.mean()) if len(diffs) else np.nan, *interval(diffs))
+
+
+def trend(
+    claim: str,
+    statement: str,
+    d: pd.DataFrame,
+    x: str,
+    y: str,
+    sign: int,
+    resamples: int,
+    *,
+    log2: bool = True,
+    blocks: pd.Series | None = None,
+) -> Finding:
+    """The pre-declared primary of a ladder claim: the within-block linear trend of ``y`` on ``x`` (log2 x for
+    counts), blocks = seeds unless given, permuted within blocks (``analysis.stats.trend_test``). The effect is
+    the within-block difference between the ladder's ends; Spearman's rho (unblocked) and the descriptive
+    metrics are secondaries."""
     d = _usable(d, x, y)
     if len(d) < 3 or d[x].nunique() < 2:
         return not_run(claim, statement, f"needs trials at 2+ values of {x} with {y} (has {len(d)})")
-    xs, ys = d[x].to_numpy(float), d[y].to_numpy(float)
-    what = f"({x} {xs.max():g} vs {xs.min():g})"
-    secondary = []
+    xs = np.log2(d[x].astype(float)) if log2 else d[x].astype(float)
+    blocks = blocks.loc[d.index] if blocks is not None else (d["seed"] if "seed" in d else pd.Series(0, d.index))
+    test = trend_test(blocks.to_numpy(), xs.to_numpy(), d[y].to_numpy(float), resamples)
+    unit = "doubling" if log2 else "step"
+    what = f"({x} {d[x].max():g} vs {d[x].min():g}, within {'seed' if blocks.name == 'seed' else 'block'})"
+    rho = rank_test(xs, d[y].to_numpy(float), resamples)
+    secondary = [f"rho({x}, {y}) = {rho.statistic:.2f} (unblocked, p {rho.p(sign):.3g})"]
     for key in DESCRIPTIVE:
-        if key in d and d[key].notna().sum() >= 3 and key != y:
-            part = d.dropna(subset=[key])
-            rho = spearmanr(part[x], part[key]).statistic
-            diff = end_difference(part[x].to_numpy(float), part[key].to_numpy(float))
-            secondary.append(f"rho({x}, {key}) = {rho:.2f}, " + _effect(key, what, *diff))
-    test = rank_test(xs, ys, resamples)  # its statistic is Spearman's rho: not computed a second time
+        if key in d and key != y and d[key].notna().sum() >= 3:
+            secondary.append(_paired_effect(d, xs, key, blocks, what))
+    per_block = blocks.groupby(blocks).size()
     return Finding.from_test(
         claim,
         statement,
         test,
         sign,
-        statistic=f"rho({x}, {y}) = {test.statistic:.2f}, n = {len(d)}",
-        effect=_effect(y, what, *end_difference(xs, ys)),
+        statistic=f"within-block slope of {y} = {test.statistic:+.3f} per {unit} of {x} "
+        f"({blocks.nunique()} blocks, n = {len(d)})",
+        effect=_paired_effect(d, xs, y, blocks, what),
         secondary="; ".join(secondary),
-        design=("levels", tuple(sorted(set(xs)))),
+        design=("blocks", int(d.groupby(blocks)[x].nunique().max()), int(per_block.size)),
+        unconverged=_unconverged(d),
     )
 
 
-def _blocks(d: pd.DataFrame, arm: str) -> pd.Series:
+def config_blocks(d: pd.DataFrame, arm: str) -> pd.Series:
     """Block label of each trial: every config column except ``arm`` (so N, seed, model ... are equal)."""
     keys = [c for c in d.columns if ("." in c and c != arm) or c == "seed"]
-    return d[keys].map(str).agg("|".join, axis=1)
-
-
-def blocked(
-    claim: str, statement: str, d: pd.DataFrame, arm: str, x: str, y: str, sign: int, resamples: int
-) -> Finding:
-    """Rank association of (x, y) within blocks of trials equal but for the config key ``arm`` (``x`` is its
-    numeric rung; e.g. the sharpness bins at one N and seed)."""
-    d = _usable(d, x, y)
-    blocks = _blocks(d, arm)
-    if d.empty or blocks.nunique() == len(d):
-        return not_run(claim, statement, f"needs trials that differ only in {arm}")
-    top, bottom = d[x] == d[x].max(), d[x] == d[x].min()
-    what = f"({x} {d[x].max():g} - {d[x].min():g}, paired)"
-
-    def end_effect(key: str) -> str:  # mean (top - bottom) within blocks, with its interval
-        diffs = (d[top].set_index(blocks[top])[key] - d[bottom].set_index(blocks[bottom])[key]).dropna()
-        return _effect(key, what, float(diffs.mean()), *interval(diffs.to_numpy()))
-
-    effect = end_effect(y)
-    secondary = end_effect(YARDSTICK_E_B) if YARDSTICK_E_B in d else ""
-    test = blocked_rank_test(blocks.to_numpy(), d[x].to_numpy(float), d[y].to_numpy(float), resamples)
-    text = f"within-block rank association ({x}, {y}) = {test.statistic:.2f}, {blocks.nunique()} blocks, n = {len(d)}"
-    size = int(blocks.value_counts().max())
-    return Finding.from_test(claim, statement, test, sign, statistic=text, effect=effect, secondary=secondary,
-                             design=("blocks", size))  # fmt: skip
+    return d[keys].map(str).agg("|".join, axis=1).rename("block")
 
 
 def paired(
@@ -191,28 +201,34 @@ def paired(
         statistic=f"mean {y}[{a}] - [{b}]{shifted} = {diffs.mean() + margin:.3f}, n = {len(diffs)} pairs",
         effect=_effect(y, f"({a} - {b})", float(diffs.mean()), *interval(diffs.to_numpy())),
         design=("pairs",),
+        unconverged=_unconverged(d[d[arm].isin([a, b])]),
     )
 
 
 def _needs(f: Finding, threshold: float) -> str:
     """How many replicates the design needs for its best-case p to pass ``threshold``."""
-    kind = f.design[0] if f.design else ""
-    if kind == "levels":
-        k = replicates_needed(list(f.design[1]), threshold, paired=False)
-        unit = "replicates per level"
-    elif kind == "blocks":
-        k = next((k for k in range(1, 65) if math.factorial(f.design[1]) ** -k < threshold), None)
-        unit = "blocks (N x replicate)"
+    kind = f.design[0] if f.design else "pairs"
+    if kind == "blocks":
+        k, unit = replicates_needed(f.design[1], threshold, "blocks"), f"blocks of {f.design[1]} levels (seeds)"
     else:
-        k, unit = replicates_needed([], threshold, paired=True), "pairs"
+        k, unit = replicates_needed(0, threshold, "pairs"), "pairs"
     return f"the design cannot reach p < {threshold:.2g} (floor {f.floor:.2g}): needs >= {k} {unit}"
 
 
+def _verdict(f: Finding, p_sup: float, p_con: float, alpha: float) -> str:
+    if f.unconverged:  # a trial still moving when it stopped: its number is not the one the claim is about
+        return "not converged"
+    return "supported" if p_sup < alpha else "contradicted" if p_con < alpha else "inconclusive"
+
+
 def table(findings: list[Finding], alpha: float) -> pd.DataFrame:
-    """The verdicts: Holm across the tested claims, separately for each direction."""
+    """The verdicts: Holm across both directions of every tested claim together (2 hypotheses per claim), so
+    that on null data "supported or contradicted" comes up for any claim at most alpha of the time. A claim
+    that read a trial short of its plateau says "not converged", whatever its p."""
     tested = [f for f in findings if f.status == "tested"]
-    sup = dict(zip((f.claim for f in tested), holm([f.p_sup for f in tested]), strict=True))
-    con = dict(zip((f.claim for f in tested), holm([f.p_con for f in tested]), strict=True))
+    adjusted = holm([f.p_sup for f in tested] + [f.p_con for f in tested])
+    sup = dict(zip((f.claim for f in tested), adjusted[: len(tested)], strict=True))
+    con = dict(zip((f.claim for f in tested), adjusted[len(tested) :], strict=True))
     rows = []
     for f in findings:
         row = {"claim": f.claim, "statement": f.statement, "statistic": f.statistic}
@@ -220,12 +236,14 @@ def table(findings: list[Finding], alpha: float) -> pd.DataFrame:
             rows.append({**row, "verdict": "not run", "p": np.nan, "p_holm": np.nan, "detail": f.detail})
             continue
         agrees = not (f.value * f.sign < 0)
-        p, adjusted = (f.p_sup, sup[f.claim]) if agrees else (f.p_con, con[f.claim])
-        verdict = "supported" if sup[f.claim] < alpha else "contradicted" if con[f.claim] < alpha else "inconclusive"
-        detail = f.detail
-        if f.floor * len(tested) >= alpha:
-            detail = "; ".join(filter(None, (detail, _needs(f, alpha / len(tested)))))
-        rows.append({**row, "verdict": verdict, "p": p, "p_holm": adjusted, "effect": f.effect,
-                     "secondary": f.secondary, "detail": detail})  # fmt: skip
+        p, adjusted_p = (f.p_sup, sup[f.claim]) if agrees else (f.p_con, con[f.claim])
+        notes = [f.detail]
+        if f.floor * 2 * len(tested) >= alpha:
+            notes.append(_needs(f, alpha / (2 * len(tested))))
+        if f.unconverged:
+            notes.append(f"not at a plateau: {', '.join(f.unconverged)} (train longer before reading a verdict)")
+        verdict = _verdict(f, sup[f.claim], con[f.claim], alpha)
+        rows.append({**row, "verdict": verdict, "p": p, "p_holm": adjusted_p, "effect": f.effect,
+                     "secondary": f.secondary, "detail": "; ".join(filter(None, notes))})  # fmt: skip
     columns = ["claim", "statement", "verdict", "statistic", "p", "p_holm", "effect", "secondary", "detail"]
     return pd.DataFrame(rows).reindex(columns=columns)

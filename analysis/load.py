@@ -9,7 +9,8 @@
 - every reported metric under its own key (``eval/unseen/removal``, ``train/loss`` …): the final value;
 - ``best/<metric>`` for the summary metrics: the best value over the trial's evaluations;
 - ``replicate``: 0, 1, ... over the seeds of trials whose config is otherwise the same (independent draws of
-  the training backgrounds or functions, the same exam).
+  the training backgrounds or functions, the same exam);
+- ``plateau``: whether the trial's yardstick gain had flattened by its last evaluation (``plateaus``).
 
 ``curves`` is long-format: ``trial_id``, ``metric``, ``step``, ``value`` for the per-evaluation history of
 ``CURVE_METRICS``.
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
@@ -63,7 +66,46 @@ def _best(curves: pd.DataFrame, trial_id: str) -> dict[str, float]:
     return out
 
 
-BOOKKEEPING = ("trial_id", "run_id", "node", "status", "replicate")
+BOOKKEEPING = ("trial_id", "run_id", "node", "status", "replicate", "plateau")
+PLATEAU = 0.1  # at a plateau: the late trend moves the metric by <= 10 % of its range (or less than its noise)
+PLATEAU_METRIC = YARDSTICK_GAIN  # the curve the plateau flag reads (the claims' and the figures' y)
+
+
+def at_plateau(steps: np.ndarray, values: np.ndarray) -> bool:
+    """Whether a curve (steps, values: (n,) float, in step order) has flattened: the least-squares line through
+    its last half (at least 3 evaluations) rises or falls over that window by at most ``PLATEAU`` of the curve's
+    whole range, or (from four evaluations on) by less than twice its standard error (a move the evaluation
+    noise explains). One last
+    step would read that noise as a trend. Fewer than four evaluations cannot tell: True."""
+    if len(values) < 4:
+        return True
+    k = max(3, len(values) // 2)
+    t, v = steps[-k:] - steps[-k:].mean(), values[-k:]
+    slope = float(t @ (v - v.mean()) / (t @ t))
+    span = float(steps[-1] - steps[-k])
+    resid = v - v.mean() - slope * t
+    flat = abs(slope * span) <= PLATEAU * float(np.ptp(values))
+    if k < 4:  # one degree of freedom: its noise estimate would excuse any trend
+        return flat
+    return flat or abs(slope) < 2 * math.sqrt(float(resid @ resid) / (k - 2) / float(t @ t))
+
+
+def plateaus(curves: pd.DataFrame, metric: str = PLATEAU_METRIC) -> dict[str, bool]:
+    """trial_id -> ``at_plateau`` of its curve of ``metric`` (non-finite values left out)."""
+    out = {}
+    for trial, rows in curves[curves["metric"] == metric].groupby("trial_id"):
+        rows = rows.sort_values("step")
+        keep = np.isfinite(rows["value"].to_numpy(float))
+        out[trial] = at_plateau(rows["step"].to_numpy(float)[keep], rows["value"].to_numpy(float)[keep])
+    return out
+
+
+def add_plateaus(trials: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """``trials`` with a ``plateau`` column (bool): whether its yardstick-gain curve had flattened by its last
+    evaluation (a trial without a curve reads True: nothing to tell)."""
+    flat = plateaus(curves) if len(curves) else {}
+    ids = trials["trial_id"] if "trial_id" in trials else pd.Series(dtype=object)
+    return trials.assign(plateau=ids.map(lambda t: flat.get(t, True)).astype(bool))
 
 
 def add_replicates(trials: pd.DataFrame) -> pd.DataFrame:
@@ -120,6 +162,7 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
         )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
+    trials = add_plateaus(trials, curve_frame)
     trials.attrs.update(
         {
             "sweep": parent.data.tags.get(SWEEP_TAG),
@@ -198,6 +241,7 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
+    trials = add_plateaus(trials, curve_frame)
     trials = _mark_stopped(trials)
     settings = Settings.from_json((path / SETTINGS).read_text()) if (path / SETTINGS).exists() else None
     trials.attrs.update(

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
 from analysis import figures
-from analysis.claims import check_claims
+from analysis.claims import LADDER_GAIN, check_claims
 from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
 from derain.cli import fail, setup_logging
@@ -44,7 +44,7 @@ ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key
 GROUPS = ("data.source", "model.name", "prior.kind", "rain.train", "noise.train", "data.sharpness_bin")
 BY_KEY = {  # ablation axis -> the metric its figure shows (every line joins trials that differ only in it)
     "data.sharpness_bin": YARDSTICK_GAIN,
-    "rain.train": YARDSTICK_GAIN,
+    "rain.train": LADDER_GAIN,  # the exam equally far from every rung of the ladder
     "model.name": YARDSTICK_GAIN,
     "prior.kind": YARDSTICK_GAIN,
     "noise.train": YARDSTICK_GAIN,

@@ -1,12 +1,15 @@
 """What a report shows, by kind of sweep, as a list of blocks (heading, paragraph, table, figure).
 
-- ``search`` (a space with sampled axes, e.g. ``balance``): the Pareto front over fully trained trials, the
-  recommended balance (the front's knee, with its config), importance from the sweep's persisted Optuna study.
+- ``search`` (a space with sampled axes, e.g. ``balance``): the Pareto front over fully trained trials with
+  doing nothing (the identity output) as a point of it, the recommended balance (the knee of the front among
+  trials that do not damage the background, with its config), importance from the sweep's persisted Optuna
+  study.
 - ``claims``: the claims table and how to read it, then the figures.
 - ``grid`` (ablation grids): the ladder figures, then the claims the grid can test.
 
 Every kind ends with the trial table: each trial's yardstick gain beside its background error ``e_b``, whether
-it reached a plateau, and the identity (output = input) and oracle (output = clean) rows for scale.
+it reached a plateau, whether it damages the background (``sweeps.results.damages_background``), and the
+identity (output = input) and oracle (output = clean) rows for scale.
 """
 
 from __future__ import annotations
@@ -19,10 +22,19 @@ import optuna
 import pandas as pd
 
 from analysis import figures
-from analysis.claims import ABLATIONS, check_claims
-from derain.keys import REFERENCES, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, YARDSTICK_PSNR_B, reference_key
+from analysis.claims import ABLATIONS, ALPHA, check_claims
+from analysis.load import add_plateaus
+from derain.keys import (
+    INF_DB,
+    REFERENCES,
+    UNSEEN_REMOVAL,
+    YARDSTICK_E_B,
+    YARDSTICK_GAIN,
+    YARDSTICK_PSNR_B,
+    reference_key,
+)
 from derain.scales import SMALL_SCALES
-from sweeps.results import pareto_mask
+from sweeps.results import damages_background, front_with_identity
 from sweeps.spaces import REGISTRY
 
 N = "data.num_backgrounds"
@@ -57,15 +69,16 @@ def swept(trials: pd.DataFrame) -> list[str]:
     return [k for k in keys if trials[k].nunique(dropna=True) > 1]
 
 
-def knee(front: pd.DataFrame, objectives: dict[str, str]) -> pd.Series:
-    """The front's point nearest the ideal corner once each objective is scaled to [0, 1] over the front."""
+def knee(front: pd.DataFrame, objectives: dict[str, str], candidates: pd.Index | None = None) -> pd.Series:
+    """The point of ``candidates`` (default: the whole front) nearest the ideal corner once each objective is
+    scaled to [0, 1] over the front."""
     scaled = []
     for metric, mode in objectives.items():
         v = front[metric].astype(float)
         span = (v.max() - v.min()) or 1.0
         scaled.append((v.max() - v) / span if mode == "max" else (v - v.min()) / span)
     distance = np.sqrt(sum(s**2 for s in scaled))
-    return front.loc[distance.idxmin()]
+    return front.loc[distance.loc[candidates if candidates is not None else front.index].idxmin()]
 
 
 def reference_rows(trials: pd.DataFrame) -> pd.DataFrame:
@@ -76,18 +89,56 @@ def reference_rows(trials: pd.DataFrame) -> pd.DataFrame:
         for t, part in trials.groupby(task):
             values = {m: part[reference_key(name, m)].mean() for m in SHOWN if reference_key(name, m) in part}
             if values:
-                note = "reference (infinite dB logged as 100)" if name == "oracle" else "reference"
+                note = f"reference (infinite dB logged as {INF_DB:g})"
                 rows.append({"trial_id": f"{name} ({t})", "status": note, **values})
     return pd.DataFrame(rows)
 
 
 def trial_table(trials: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Every trial's swept settings, yardstick numbers, and plateau flag, then the reference rows."""
-    flat = figures.plateaus(curves, YARDSTICK_GAIN) if len(curves) else {}
+    """Every trial's swept settings, yardstick numbers, plateau and damage flags, then the reference rows."""
+    trials = trials if "plateau" in trials else add_plateaus(trials, curves)
     columns = ["trial_id", "status", *swept(trials), *[m for m in SHOWN if m in trials]]
-    table = trials[columns].assign(plateau=trials["trial_id"].map(lambda t: "yes" if flat.get(t, True) else "no"))
+    yes = {True: "yes", False: "no"}
+    table = trials[columns].assign(
+        plateau=trials["plateau"].map(yes), damages_background=damages_background(trials).map({True: "yes", False: ""})
+    )
     table = table.sort_values([c for c in columns[2:3]] or ["trial_id"])
     return pd.concat([table, reference_rows(trials)], ignore_index=True)
+
+
+NO_RECOMMENDATION = "No trial on the front beats doing nothing without damaging the background: none is recommended."
+
+
+def _identity_sentence(identity: pd.Series, metrics: tuple[str, ...]) -> str:
+    if not len(identity):
+        return ""
+    scores = ", ".join(f"{m} {identity[m]:.4g}" for m in metrics)
+    return f"Doing nothing (the identity output) scores {scores}: it is a point of every front. "
+
+
+def recommendation(done: pd.DataFrame, objectives: dict[str, str]) -> tuple[pd.DataFrame, str]:
+    """(the Pareto front with doing nothing as a point of it, the recommended-balance paragraph): the knee of
+    that front among the trials that do not damage the background; none when every candidate does."""
+    metrics, modes = tuple(objectives), tuple(objectives.values())
+    front, identity = front_with_identity(done, metrics, modes)
+    scored = pd.concat([front, identity.to_frame().T]).astype({m: float for m in metrics}) if len(identity) else front
+    text = _identity_sentence(identity, metrics)
+    damaged = int(damages_background(done).sum())
+    if damaged:
+        text += (
+            f"{damaged} fully trained trials damage the background (whole-image yardstick PSNR below doing "
+            "nothing's) and are never recommended. "
+        )
+    candidates = front[~damages_background(front)]
+    if candidates.empty:
+        return scored, text + NO_RECOMMENDATION
+    best = knee(scored, objectives, candidates.index)
+    config = ", ".join(f"{k}={best[k]}" for k in swept(done) if k != "seed")
+    scores = ", ".join(f"{m} {best[m]:.4g}" for m in (*metrics, YARDSTICK_GAIN, YARDSTICK_PSNR_B) if m in best)
+    return scored, text + (
+        "The front's knee among trials that do not damage the background (nearest the ideal corner, each "
+        f"objective scaled over the front, doing nothing included): trial {best['trial_id']}: {config} ({scores})."
+    )
 
 
 def search_blocks(trials: pd.DataFrame, study: optuna.Study | None) -> tuple[list[Block], dict]:
@@ -97,14 +148,9 @@ def search_blocks(trials: pd.DataFrame, study: optuna.Study | None) -> tuple[lis
     blocks, figs = [Block("h2", "Pareto front over fully trained trials")], {}
     if len(done) < 2 or len(objectives) < 2:
         return [*blocks, Block("p", f"{len(done)} fully trained trials: no front to show")], figs
-    figs["pareto"] = figures.pareto(done, *objectives)
-    front = done[pareto_mask(done, tuple(objectives), tuple(objectives.values()))]
-    best = knee(front, objectives)
-    config = ", ".join(f"{k}={best[k]}" for k in swept(done) if k != "seed")
-    scores = ", ".join(f"{m} {best[m]:.4g}" for m in objectives)
-    blocks += [Block("figure", "pareto"), Block("h2", "Recommended balance"),
-               Block("p", f"The front's knee (nearest the ideal corner, each objective scaled over the front): "
-                          f"trial {best['trial_id']}: {config} ({scores})."),
+    front, paragraph = recommendation(done, objectives)
+    figs["pareto"] = figures.pareto(done, *objectives, front=front)
+    blocks += [Block("figure", "pareto"), Block("h2", "Recommended balance"), Block("p", paragraph),
                Block("h2", "What matters")]  # fmt: skip
     if study is None:
         return [*blocks, Block("p", "no Optuna study found for this sweep: importance not computed")], figs
@@ -127,13 +173,17 @@ def claims_blocks(trials: pd.DataFrame, only_tested: bool) -> list[Block]:
 def reading(scale: str | None) -> str:
     """How to read the claims table: one paragraph."""
     text = (
-        "Each claim has one pre-declared primary statistic on the yardstick. p is its one-sided permutation "
-        "p-value in the direction the data point to; p_holm is Holm-adjusted across the claims tested here. "
-        "supported / contradicted: p_holm < 0.05 in the claimed / the opposite direction. inconclusive: not "
-        "significant after adjustment - a limit of the data, not evidence against the claim (the detail says "
-        "when the design cannot reach significance, and how many replicates it needs). not run: the sweep has "
-        "no trials for it. Effects are in the metric's units with a bootstrap 95 % interval; secondary numbers "
-        "(the gap, e_b) are descriptive."
+        f"Each claim has one pre-declared primary statistic on a fixed exam (for the ladder claims: the slope "
+        f"of the metric on log2 N within replicate seeds, permuted within seeds). p is its one-sided "
+        f"permutation p-value in the direction the data point to; p_holm is Holm-adjusted over both directions "
+        f"of every claim tested here, so on data with no effect at all the chance that any claim reads "
+        f"supported or contradicted is at most {ALPHA:g}. supported / contradicted: p_holm < {ALPHA:g} in the "
+        f"claimed / the opposite direction. inconclusive: not significant after adjustment - a limit of the "
+        f"data, not evidence against the claim (the detail says when the design cannot reach significance, and "
+        f"how many replicates it needs). not converged: a trial the test read had not reached a plateau. not "
+        f"run: the sweep has no trials for it. Effects are within-seed differences between the ladder's ends "
+        f"in the metric's units with a t interval; secondary numbers (rho, the gap, e_b, the gain on "
+        f"albumentations rain) are descriptive."
     )
     if scale in SMALL_SCALES:
         text += (

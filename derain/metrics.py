@@ -2,21 +2,44 @@
 
 All images are in [0, 1]; ``out``, ``clean`` and ``degraded`` are (B, C, H, W), ``layer`` is (B, 1, H, W).
 1D signals (B, C, L) with layers (B, 1, L) work the same way (the toy task).
-Each metric returns per-image values (B,) as float64 on the device of its inputs. The rain mask is
-``layer > 50/255``; an image whose mask is empty has NaN ``e_r`` (and ``e_b`` NaN if the mask is full), and
-summaries skip NaNs. For unmasked degradations (noise) the 'rain region' is the whole image. ``psnr_y`` and
-``ssim_y`` (2D only) follow the field's Y-channel convention (``derain.ychannel``).
+Each metric returns per-image values (B,) as float64 on the device of its inputs.
+
+Which pixels each metric reads (``derain.keys.PER_SET`` says the same per key):
+
+- the rain region ``layer > 50/255`` (``rain_mask``): ``e_r``, ``removal``, ``gain_db``;
+- the background ``layer == 0`` (``background_mask``): ``e_b``, ``psnr_b`` - the pixels the degradation left
+  exactly untouched, so an output equal to its input scores e_b = 0 (psnr_b = +inf) and no leftover rain can
+  count as background error. Pixels of faint rain (0 < layer <= 50/255) are in neither region. A set's
+  ``e_b`` pools the squared error over every background pixel of the set (images with little background
+  weigh little; at 128 px the steep yardstick leaves about 2 % of the pixels untouched);
+- the whole image: ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y``.
+
+An image whose region is empty has NaN for that region's per-image metric, and summaries skip NaNs. For
+unmasked degradations (noise) the 'rain region' is the whole image and there are no background metrics.
+``psnr_y`` and ``ssim_y`` (2D only) follow the field's Y-channel convention (``derain.ychannel``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from derain.keys import GAP, HELDOUT_PSNR, PER_SET, SEEN_REMOVAL, UNSEEN_REMOVAL, YARDSTICK, eval_key, group_key
+from derain.keys import (
+    GAP,
+    HELDOUT_PSNR,
+    OWN_BIN,
+    OWN_BIN_GAIN_LOST,
+    PER_SET,
+    SEEN_REMOVAL,
+    UNSEEN_REMOVAL,
+    YARDSTICK,
+    eval_key,
+    group_key,
+)
 from derain.ychannel import psnr_y, ssim_y
 
 MASK_THRESHOLD = 50 / 255
@@ -26,6 +49,12 @@ COLUMNS_MASKED = tuple(PER_SET)  # per-set metrics of masked degradations
 def rain_mask(layer: torch.Tensor) -> torch.Tensor:
     """Binary rain region (B, 1, H, W) as float: 1 where the rain layer exceeds 50/255."""
     return (layer > MASK_THRESHOLD).to(torch.float64)
+
+
+def background_mask(layer: torch.Tensor) -> torch.Tensor:
+    """Binary background (B, 1, H, W) as float: 1 where the layer is exactly 0 (the degradation left the pixel
+    untouched: rain layers are stored in 8-bit levels, so this is 'below one level of the image's peak')."""
+    return (layer == 0).to(torch.float64)
 
 
 def _per_item_dims(x: torch.Tensor) -> tuple[int, ...]:
@@ -46,8 +75,17 @@ def e_r(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Te
 
 
 def e_b(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
-    """Mean squared error on the background region (1 - M), (B,); lower is better."""
-    return _masked_mse(out, clean, 1.0 - rain_mask(layer))
+    """Mean squared error on the background (pixels whose layer is exactly 0), (B,); lower is better."""
+    return _masked_mse(out, clean, background_mask(layer))
+
+
+def pooled_e_b(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> float:
+    """A set's background error: the squared error summed over every background pixel of every image, over
+    their count (NaN when no pixel of the set is background)."""
+    weight = background_mask(layer)
+    sq = ((out.double() - clean.double()) ** 2).mean(dim=1, keepdim=True)
+    total = float(weight.sum())
+    return float((sq * weight).sum()) / total if total > 0 else float("nan")
 
 
 def e_r_rel(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
@@ -72,7 +110,8 @@ def gain_db(out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, laye
 
 
 def psnr_b(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
-    """Background-only PSNR (B,) in dB, data range 1: 10 log10(1 / e_b), outside the rain mask."""
+    """Background-only PSNR (B,) in dB, data range 1: 10 log10(1 / e_b) on the untouched pixels; +inf for an
+    output that leaves them as they were (the identity)."""
     return 10.0 * torch.log10(1.0 / e_b(out, clean, layer))
 
 
@@ -118,8 +157,9 @@ def image_metrics(
 ) -> dict[str, torch.Tensor]:
     """Every per-image metric (B,) of one evaluation set, keyed by metric name.
 
-    Masked degradations get e_r, e_b, e_r_rel, psnr_b and removal over the rain mask; unmasked ones (noise)
-    get e_r and removal over the whole image and no background metrics. 2D images also get psnr_y, ssim_y.
+    Masked degradations get e_r and removal over the rain mask, e_b, e_r_rel and psnr_b over the untouched
+    background; unmasked ones (noise) get e_r and removal over the whole image and no background metrics.
+    2D images also get psnr_y, ssim_y.
     """
     if not masked:
         layer = torch.ones_like(layer)
@@ -139,10 +179,22 @@ def image_metrics(
 def set_metrics(
     out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor, masked: bool = True
 ) -> dict[str, float]:
-    """One evaluation set's metrics: the mean of each per-image metric (NaN skipped), and its ``gain_db``."""
+    """One evaluation set's metrics: the mean of each per-image metric (NaN skipped), except the pooled ones:
+    ``gain_db`` (rain region) and ``e_b``, ``psnr_b``, ``e_r_rel`` (background pixels of the whole set)."""
     values = {name: _mean(v.tolist()) for name, v in image_metrics(out, degraded, clean, layer, masked).items()}
     values["gain_db"] = gain_db(out, degraded, clean, layer if masked else torch.ones_like(layer))
+    if masked:
+        values["e_b"] = pooled_e_b(out, clean, layer)
+        values["psnr_b"] = _db(values["e_b"])
+        values["e_r_rel"] = values["e_r"] / values["e_b"] if values["e_b"] > 0 else float("nan")
     return values
+
+
+def _db(error: float) -> float:
+    """10 log10(1 / error): +inf for no error, NaN for NaN."""
+    if error > 0:
+        return 10.0 * math.log10(1.0 / error)
+    return math.inf if error == 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -168,8 +220,10 @@ def summarize(results: Iterable[SetResult]) -> dict[str, float]:
 
     Summaries are over held-out backgrounds (the test images): ``eval/{seen,unseen}/<metric>`` average the
     seen / unseen degradations, ``eval/gap`` = seen minus unseen removal, ``eval/heldout/psnr`` is the PSNR
-    of seen degradations on held-out backgrounds (how well new content is reconstructed). Keys whose group
-    is empty (e.g. no unseen degradation) are left out rather than reported as NaN.
+    of seen degradations on held-out backgrounds (how well new content is reconstructed), and
+    ``eval/own_bin/gain_lost_db`` the training degradation's gain minus the yardstick's on the held-out images of
+    the trial's sharpness bin. Keys whose group is empty (e.g. no unseen degradation) are left out rather than
+    reported as NaN.
     """
     results = list(results)
     flat: dict[str, float] = {}
@@ -190,4 +244,8 @@ def summarize(results: Iterable[SetResult]) -> dict[str, float]:
         flat[GAP] = flat[SEEN_REMOVAL] - flat[UNSEEN_REMOVAL]
     if group_key("seen", "psnr") in flat:
         flat[HELDOUT_PSNR] = flat[group_key("seen", "psnr")]
+    own = [r for r in results if r.bgset == OWN_BIN and "gain_db" in r.metrics]
+    seen, unseen = ([r.metrics["gain_db"] for r in own if r.seen is s] for s in (True, False))
+    if seen and unseen:
+        flat[OWN_BIN_GAIN_LOST] = _mean(seen) - _mean(unseen)
     return flat

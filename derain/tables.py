@@ -29,7 +29,7 @@ def _header(cols: list[str]) -> list[str]:
 def metric_table(metrics: Mapping[str, float], seen: Iterable[str] | None = None) -> str:
     """Rows: degradations; columns: metrics on seen backgrounds, then on held-out backgrounds; summaries below."""
     per_set = {tuple(k.split("/")[1:]): v for k, v in metrics.items() if k.startswith("eval/") and k.count("/") == 3}
-    degs = list(dict.fromkeys(d for d, _, _ in per_set))
+    degs = list(dict.fromkeys(d for d, b, _ in per_set if b in BGSETS))
     cols = [c for c in COLUMNS if any(m == c for _, _, m in per_set)]
     seen = set(seen or [])
     lines = _header(cols)

@@ -20,7 +20,7 @@ from typing import Any
 from derain.cli import parse_overrides
 from derain.config import Config, flatten
 from derain.errors import DerainError, redact
-from derain.keys import info
+from derain.keys import INF_DB, info
 from derain.scales import make_config, preset_config
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.scales import make_toy_config, preset_toy_config
@@ -97,14 +97,14 @@ def flat_params(spec: TrialSpec, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def sanitize(metrics: dict[str, float], objectives: dict[str, str]) -> dict[str, float]:
-    """Finite numbers only: +inf of a higher-is-better metric (PSNR or gain of a perfect output) -> 100 dB;
+    """Finite numbers only: +inf of a higher-is-better metric (PSNR or gain of a perfect output) -> INF_DB;
     NaN objectives -> worst value; other NaN dropped. A NaN objective would leave the Optuna trial RUNNING."""
     clean = {}
     for key, value in metrics.items():
         if math.isfinite(value):
             clean[key] = value
         elif value > 0 and info(key).direction == "max":
-            clean[key] = 100.0
+            clean[key] = INF_DB
         elif key in objectives:
             clean[key] = 1e9 if objectives[key] == "min" else -1e9
     for key, mode in objectives.items():

@@ -4,7 +4,8 @@ writes a sweep (``sweeps``) and the code that reads it (``analysis``).
 - Ray Tune: the experiment folder ``<storage>/<name>``, with the launch settings in ``derain_sweep.json``.
 - MLflow: one experiment per space, a parent run per sweep tagged ``derain.sweep``, a child run per trial
   tagged ``derain.trial_id`` (and ``mlflow.parentRunId``), with the Ray node it ran on in ``ray.*`` tags.
-- The Pareto set over a sweep's objectives, the same in the terminal summary and in the report's figure.
+- The Pareto set over a sweep's objectives, the same in the terminal summary and in the report's figure, with
+  doing nothing (the identity output) as a point of its own, and the trials that do worse than it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from derain.errors import DerainError, redact, without_credentials
+from derain.keys import YARDSTICK_PSNR, reference_key
 
 SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
 CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
@@ -104,3 +106,44 @@ def pareto_mask(df: pd.DataFrame, metrics: tuple[str, ...], modes: tuple[str, ..
         dominated = ((others <= values[i]).all(axis=1) & (others < values[i]).any(axis=1)).any()
         keep.append(not dominated)
     return pd.Series(keep, index=df.index)
+
+
+IDENTITY = "identity (doing nothing)"  # the reference row's name wherever trials are ranked
+
+
+def identity_values(df: pd.DataFrame, metrics: tuple[str, ...]) -> dict[str, float]:
+    """What doing nothing (output = input) scores on ``metrics``, read from the trials' ``ref/identity/<key>``
+    columns (the same exam for every trial: equal in every row); only the metrics that have one."""
+    out = {}
+    for m in metrics:
+        column = reference_key("identity", m)
+        if column in df and df[column].notna().any():
+            out[m] = float(df[column].dropna().iloc[0])
+    return out
+
+
+def damages_background(df: pd.DataFrame) -> pd.Series:
+    """True for trials whose output is further from the clean images than their rainy input: whole-image PSNR
+    on the yardstick below doing nothing's, so the background they damage outweighs the rain they remove.
+
+    (Doing nothing leaves the background exactly as it was - e_b = 0 on the untouched pixels - so "worse than
+    doing nothing on the background" alone would hold for every network; the net balance is what tells a trial
+    that harms the image.) False where either number is missing."""
+    reference = reference_key("identity", YARDSTICK_PSNR)
+    if YARDSTICK_PSNR not in df or reference not in df:
+        return pd.Series(False, index=df.index)
+    return (df[YARDSTICK_PSNR] < df[reference]).fillna(False).astype(bool)
+
+
+def front_with_identity(
+    df: pd.DataFrame, metrics: tuple[str, ...], modes: tuple[str, ...]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """(rows of ``df`` on the Pareto front once doing nothing is a point of it, the identity's row or an empty
+    Series when the trials carry no reference values): a trial doing nothing dominates is off the front."""
+    values = identity_values(df, metrics)
+    if len(values) < len(metrics):
+        return df[pareto_mask(df, metrics, modes)], pd.Series(dtype=float)
+    identity = pd.Series({**values, "trial_id": IDENTITY}, name=IDENTITY)
+    both = pd.concat([df, identity.to_frame().T.astype({m: float for m in metrics})])
+    mask = pareto_mask(both, metrics, modes)
+    return df[mask.iloc[: len(df)].to_numpy()], identity

@@ -1,11 +1,12 @@
-"""End-of-sweep terminal summary: the Pareto set (multi-objective) or the best trials (single metric)."""
+"""End-of-sweep terminal summary: the Pareto set (multi-objective) or the best trials (single metric), with
+doing nothing (the identity output) as a row of its own and the trials that damage the background flagged."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from derain.keys import TRAIN_STEP
-from sweeps.results import pareto_mask
+from sweeps.results import IDENTITY, damages_background, front_with_identity, identity_values
 from sweeps.spaces.base import Space
 
 
@@ -42,11 +43,17 @@ def summary_table(
     of += f"; {other} trials of another task sit another exam, left out" if other else ""
     of += f"; {lost} trials whose result was lost (see MLflow or report --ray-dir)" if lost else ""
     if space.multi_objective:
-        rows = done[pareto_mask(done, tuple(have), modes)].sort_values(have[0])
+        rows = front_with_identity(done, tuple(have), modes)[0].sort_values(have[0])
         objectives = ", ".join(f"{m} ({mode})" for m, mode in zip(have, modes, strict=False))
-        title = f"Pareto set ({len(rows)} of {of}): {objectives}"
+        title = f"Pareto set ({len(rows)} of {of}; doing nothing is a point of it): {objectives}"
     else:
         rows = done.sort_values(have[0], ascending=modes[0] == "min").head(top)
         title = f"best {len(rows)} of {of} by {have[0]} ({modes[0]})"
-    rows = rows[["trial_id", *cols, *have, *extra]].rename(columns=lambda c: c.removeprefix("config/"))
-    return title, rows
+    flagged = damages_background(rows)
+    rows = rows[["trial_id", *cols, *have, *extra]].assign(damages_background=flagged.map({True: "yes", False: ""}))
+    reference = identity_values(done, tuple(c for c in (*have, *extra) if c in done))
+    if reference:  # the bar every trial is read against, under them
+        rows = pd.concat([rows, pd.DataFrame([{"trial_id": IDENTITY, **reference}])], ignore_index=True)
+    if flagged.any():
+        title += f"; {int(flagged.sum())} damage the background (worse than doing nothing on the whole image)"
+    return title, rows.rename(columns=lambda c: c.removeprefix("config/"))

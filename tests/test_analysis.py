@@ -12,6 +12,7 @@ import ray
 
 from analysis import figures
 from analysis.claims import CLAIMS
+from analysis.load import plateaus
 
 N = "data.num_backgrounds"
 
@@ -78,12 +79,18 @@ def test_pareto_figure_draws_the_front():
 
 
 def test_learning_curves_mark_trials_without_a_plateau():
+    """The flag reads the trend over the last half of the evaluations, not the last step: a noisy flat tail is
+    a plateau, a tail still climbing beyond its noise is not."""
+    flat = (0.2, 0.8, 1.0, 1.15, 0.95, 1.12, 0.98, 1.1, 1.02)  # last step +0.12 (12 % of its range): noise
+    rising = (0.2, 0.5, 0.7, 0.8, 0.9, 1.0, 0.95, 1.12, 1.2)  # last half still rising by 0.23, twice its noise
     curves = pd.DataFrame(
-        [("flat", "eval/yardstick/gain_db", s, v) for s, v in ((1, 1.0), (2, 3.0), (3, 3.05))]
-        + [("rising", "eval/yardstick/gain_db", s, v) for s, v in ((1, 1.0), (2, 2.0), (3, 3.0))],
+        [("flat", "eval/yardstick/gain_db", 250 * (i + 1), v) for i, v in enumerate(flat)]
+        + [("rising", "eval/yardstick/gain_db", 250 * (i + 1), v) for i, v in enumerate(rising)]
+        + [("short", "eval/yardstick/gain_db", s, v) for s, v in ((1, 1.0), (2, 2.0), (3, 3.0))],
         columns=["trial_id", "metric", "step", "value"],
     )
-    assert figures.plateaus(curves, "eval/yardstick/gain_db") == {"flat": True, "rising": False}
+    assert plateaus(curves, "eval/yardstick/gain_db") == {"flat": True, "rising": False, "short": True}
+    curves = curves[curves["trial_id"] != "short"]
     trials = pd.DataFrame({"trial_id": ["flat", "rising"], N: [4, 64]})
     styles = {line.get_linestyle() for line in figures.learning_curves(curves, trials).axes[0].get_lines()[:2]}
     assert styles == {"-", "--"}
@@ -240,7 +247,7 @@ def test_load_and_report_from_a_real_sweep(smoke_sweep):
     markdown = (out / "report.md").read_text()
     assert all(f"]({name})" in markdown for name in pngs)
     assert "At scale 'smoke' trials are short" in markdown  # a smoke-scale sweep says how far its verdicts go
-    assert "| identity (derain) | reference |" in markdown  # the yardstick's scale under the trials
+    assert "| identity (derain) | reference (infinite dB logged as 100) |" in markdown  # the scale under the trials
     assert "T2" not in markdown  # a grid's report shows only the claims it can test
     parser = _Refs()
     parser.feed((out / "report.html").read_text())
@@ -257,7 +264,7 @@ def test_claims_use_the_n_ladder_not_trials_added_for_other_claims():
     other = _frame(+2.0, seeds=2, ns=(64,)).assign(**{"rain.train": "random", "model.name": "resnet"})
     mixed = pd.concat([ladder_rows, other.assign(trial_id=other["trial_id"] + "-r")], ignore_index=True)
     finding = CLAIMS["T1"](mixed, 999)
-    assert "n = 6" in finding.statistic and finding.value < -0.9
+    assert "n = 6" in finding.statistic and finding.value == pytest.approx(-0.5, abs=0.05)  # the slope per doubling
 
 
 def test_replicates_count_the_seeds_of_one_config_point():
@@ -338,3 +345,50 @@ def test_a_study_the_report_cannot_open_is_said_and_its_password_never_written(c
     assert len(warned) == 1 and said in warned[0] and "s3cret" not in warned[0], warned
     written = markdown + (tmp_path / "out" / "report.html").read_text()
     assert "s3cret" not in written and ("derain:***@" in written) == case.endswith("d")
+
+
+def _with_references(trials: pd.DataFrame, damaging: list[str]) -> pd.DataFrame:
+    """``trials`` with what doing nothing scores (its e_r above most trials', e_b 0) and whole-image PSNRs: the
+    ``damaging`` trials' below doing nothing's, the rest above."""
+    psnr = np.where(trials["trial_id"].isin(damaging), 11.0, 13.0)
+    refs = {"e_r": 0.9, "e_b": 0.0, "psnr": 12.0}
+    return trials.assign(
+        **{"eval/yardstick/psnr": psnr}, **{f"ref/identity/eval/yardstick/{k}": v for k, v in refs.items()}
+    )
+
+
+def test_doing_nothing_is_a_point_of_the_front_and_a_trial_that_damages_the_background_is_never_recommended(
+    tmp_path,
+):
+    from analysis.sections import NO_RECOMMENDATION, recommendation, trial_table
+    from sweeps.results import IDENTITY
+
+    trials, _ = _balance_sweep(tmp_path)
+    done = trials[trials["status"] == "finished"]
+    objectives = {"eval/yardstick/e_r": "min", "eval/yardstick/e_b": "min"}
+    knee_alone = recommendation(done, objectives)[1].split("trial ")[-1].split(":")[0]
+    trials = _with_references(trials, damaging=[knee_alone])
+    done = trials[trials["status"] == "finished"]
+    front, text = recommendation(done, objectives)
+    assert IDENTITY in front["trial_id"].tolist()  # e_b 0: nothing beats it on the background
+    assert (front.loc[front["trial_id"] != IDENTITY, "eval/yardstick/e_r"] < 0.9).all()  # it dominates the rest
+    assert text.startswith("Doing nothing (the identity output) scores eval/yardstick/e_r 0.9, eval/yardstick/e_b 0")
+    chosen = text.split("trial ")[-1].split(":")[0]
+    assert chosen != knee_alone and chosen in front["trial_id"].tolist() and "1 fully trained trials damage" in text
+    table = trial_table(trials, pd.DataFrame(columns=["trial_id", "metric", "step", "value"]))
+    assert table.set_index("trial_id").loc[knee_alone, "damages_background"] == "yes"
+    everyone = _with_references(done, damaging=done["trial_id"].tolist())
+    assert recommendation(everyone, objectives)[1].endswith(NO_RECOMMENDATION)
+
+
+def test_the_pareto_figure_shows_doing_nothing_and_crosses_out_the_trials_that_damage_the_background(tmp_path):
+    from analysis.sections import recommendation
+    from sweeps.results import IDENTITY
+
+    trials, _ = _balance_sweep(tmp_path)
+    done = _with_references(trials[trials["status"] == "finished"], damaging=["t0", "t1"])
+    front, _ = recommendation(done, {"eval/yardstick/e_r": "min", "eval/yardstick/e_b": "min"})
+    ax = figures.pareto(done, "eval/yardstick/e_r", "eval/yardstick/e_b", front=front).axes[0]
+    points = {c.get_label(): c.get_offsets() for c in ax.collections}
+    assert points[IDENTITY].tolist() == [[0.9, 0.0]]
+    assert len(points["damages the background"]) == 2

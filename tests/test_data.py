@@ -9,7 +9,14 @@ import torch
 
 from derain.config import Config, with_overrides
 from derain.data import prepare_data
-from derain.degradations import RAIN_LADDER, evaluation_degradations, known_names, training_degradation
+from derain.degradations import (
+    RAIN_LADDER,
+    evaluation_degradations,
+    exam_degradations,
+    known_names,
+    training_degradation,
+    yardstick_degradations,
+)
 
 
 def _digest(cfg: Config) -> str:
@@ -24,12 +31,10 @@ def _digest(cfg: Config) -> str:
 def test_eval_sets_cover_every_degradation_and_bgset(small_cfg):
     data = prepare_data(small_cfg)
     names = {(s.degradation, s.bgset) for s in data.eval_sets}
-    assert names == {(n, b) for n in known_names("rain") for b in ("seen", "heldout")} | {("steep", "heldout")}
-    assert {(s.degradation, s.bgset) for s in data.eval_sets if s.yardstick} == {
-        ("steep", "heldout"),
-        ("albu", "heldout"),
-    }
-    assert [s.degradation for s in data.eval_sets if not s.diagnostic] == ["steep"]  # not in the seen/unseen split
+    exams = {("steep", "heldout"), ("faint", "heldout")}
+    assert names == {(n, b) for n in known_names("rain") for b in ("seen", "heldout")} | exams
+    assert {(s.degradation, s.bgset) for s in data.eval_sets if s.yardstick} == {("steep", "heldout")}
+    assert [s.degradation for s in data.eval_sets if not s.diagnostic] == ["steep", "faint"]  # not in seen/unseen
     seen = {s.degradation for s in data.eval_sets if s.seen}
     assert seen == {"small"}
     for s in data.eval_sets:
@@ -72,6 +77,25 @@ def test_heldout_sets_do_not_depend_on_n_or_bin(small_cfg):
     base = heldout(small_cfg)
     other = heldout(with_overrides(small_cfg, {"data.num_backgrounds": 30, "data.sharpness_bin": "high"}))
     assert all(torch.equal(a, b) for a, b in zip(base, other, strict=True))
+
+
+def test_a_bin_trial_also_sits_its_rain_and_the_yardstick_on_held_out_images_of_its_bin(small_cfg):
+    from derain.data.banks import BINS, banks_for, sharpness_bins, tercile_edges
+    from derain.keys import OWN_BIN, TRAINED
+
+    for b in BINS:
+        cfg = with_overrides(small_cfg, {"data.sharpness_bin": b, "data.heldout_images": 24})
+        sets = [s for s in prepare_data(cfg).eval_sets if s.bgset == OWN_BIN]
+        assert [(s.degradation, s.seen, s.diagnostic) for s in sets] == [
+            (TRAINED, True, False),
+            ("steep", False, False),
+        ]
+        pool, heldout = banks_for(cfg.data)
+        inside = heldout.as_float()[sharpness_bins(heldout.sharpness, tercile_edges(pool.sharpness)) == BINS.index(b)]
+        rows = {x.numpy().tobytes() for x in inside}
+        assert all(x.numpy().tobytes() in rows for s in sets for x in s.clean)  # only images of the bin
+        assert torch.equal(sets[0].clean, sets[1].clean)  # the same images under both: paired gains
+    assert not [s for s in prepare_data(small_cfg).eval_sets if s.bgset == OWN_BIN]  # 'all': none
 
 
 def test_noise_family_eval_sets(small_cfg):
@@ -127,16 +151,22 @@ def test_eval_source_fixes_heldout_sets_across_training_sources(small_cfg):
 
 
 @pytest.mark.parametrize("family", ["rain", "noise"])
-def test_every_rung_sits_the_same_yardstick(small_cfg, family):
-    """Trials on different ladder rungs (and with or without third-party rain) get byte-identical yardstick sets."""
+def test_every_rung_sits_the_same_exams(small_cfg, family):
+    """Trials on different ladder rungs (and with or without third-party rain) get byte-identical exam sets: the
+    yardstick and the exams beside it, each outside every rung."""
     ladder = RAIN_LADDER if family == "rain" else ("gauss_low", "gauss_low+gauss_mid", "gauss_low+gauss_mid+gauss_high")
     digests, keys = set(), set()
     for i, rung in enumerate(ladder):
         cfg = with_overrides(
             small_cfg, {"degradation": family, f"{family}.train": rung, "rain.third_party": i % 2 == 0}
         )
-        yardstick = sorted((s for s in prepare_data(cfg).eval_sets if s.yardstick), key=lambda s: s.degradation)
-        assert yardstick and all(s.bgset == "heldout" and not s.seen for s in yardstick)  # outside every rung
+        sets = prepare_data(cfg).eval_sets
+        assert [s.degradation for s in sets if s.yardstick] == list(yardstick_degradations(family))
+        names = exam_degradations(family)
+        yardstick = sorted(
+            (s for s in sets if s.degradation in names and s.bgset == "heldout"), key=lambda s: s.degradation
+        )
+        assert len(yardstick) == len(names) and not any(s.seen for s in yardstick)  # outside every rung
         digests.add(
             hashlib.sha256(
                 b"".join(t.numpy().tobytes() for s in yardstick for t in (s.clean, s.degraded, s.layer))

@@ -44,12 +44,46 @@ def test_analytic_values():
     assert psnr(out, clean).item() == pytest.approx(10 * math.log10(1 / mse))
 
 
-def test_mask_threshold_is_50_over_255():
+def test_rain_region_is_above_50_over_255_and_background_is_untouched():
     clean = torch.zeros(1, 1, 2, 2)
     layer = torch.tensor([[[[49 / 255, 51 / 255], [0.0, 1.0]]]])
-    out = torch.tensor([[[[1.0, 0.5], [0.0, 0.5]]]])
+    out = torch.tensor([[[[1.0, 0.5], [0.3, 0.5]]]])
     assert e_r(out, clean, layer).item() == pytest.approx(0.25)  # only the 51/255 and 1.0 pixels
-    assert e_b(out, clean, layer).item() == pytest.approx(0.5)
+    assert e_b(out, clean, layer).item() == pytest.approx(0.09)  # only the pixel whose layer is 0
+    # faint rain (49/255) is in neither region: an error there moves neither metric
+    fainter = out.clone()
+    fainter[..., 0, 0] = 0.0
+    assert e_b(fainter, clean, layer).item() == pytest.approx(0.09) and e_r(fainter, clean, layer).item() == 0.25
+
+
+@pytest.mark.parametrize("name", ["small", "steep", "albu", "faint"])
+def test_doing_nothing_is_perfect_on_the_background_and_a_flat_output_is_not(photo_batch, name):
+    """The background reads only the pixels the rain left untouched: the identity output scores e_b = 0 and
+    psnr_b = +inf (however much faint rain there is), a flat grey output scores a low psnr_b."""
+    from derain.degradations import get_degradation
+
+    rainy, layer = get_degradation(name).apply(photo_batch, torch.Generator().manual_seed(0))
+    identity = set_metrics(rainy, rainy, photo_batch, layer)
+    assert identity["e_b"] == 0.0 and identity["psnr_b"] == math.inf and identity["gain_db"] == pytest.approx(0)
+    assert ((layer > 0) & (layer <= 50 / 255)).any()  # the faint rain the old background mask counted as error
+    flat = set_metrics(torch.full_like(rainy, 0.5), rainy, photo_batch, layer)
+    assert flat["psnr_b"] < 15 and flat["e_b"] > 0.01
+    perfect = set_metrics(photo_batch, rainy, photo_batch, layer)
+    assert perfect["psnr_b"] == math.inf and perfect["gain_db"] == math.inf
+
+
+def test_a_sets_background_error_pools_its_pixels():
+    """e_b of a set is the squared error over all its background pixels, so an image with one background pixel
+    weighs one pixel (a mean of per-image values would weigh it as much as a whole image)."""
+    clean = torch.zeros(2, 1, 4, 4)
+    layer = torch.ones(2, 1, 4, 4)
+    layer[0] = 0.0  # image 0: all 16 pixels are background
+    layer[1, 0, 0, 0] = 0.0  # image 1: one
+    out = torch.zeros(2, 1, 4, 4)
+    out[1, 0, 0, 0] = 0.4  # error 0.16 on image 1's only background pixel
+    values = set_metrics(out, out, clean, layer)
+    assert values["e_b"] == pytest.approx(0.16 / 17) and values["psnr_b"] == pytest.approx(10 * math.log10(17 / 0.16))
+    assert e_b(out, clean, layer).tolist() == pytest.approx([0.0, 0.16])  # per image
 
 
 def test_identity_output_removes_nothing_and_perfect_output_everything(photo_batch):

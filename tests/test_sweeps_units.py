@@ -157,6 +157,29 @@ def test_the_summary_never_ranks_trials_that_sat_different_exams():
     assert rows["trial_id"].tolist() == ["a"] and "1 trials of another task sit another exam" in title
 
 
+def test_the_pareto_summary_has_doing_nothing_as_a_row_and_flags_trials_that_damage_the_background():
+    from sweeps.results import IDENTITY
+    from sweeps.summary import summary_table
+
+    frame = pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c", "d"],
+            "config/data.num_backgrounds": [4, 64, 256, 1024],
+            "eval/yardstick/e_r": [0.02, 0.04, 0.06, 0.5],  # d leaves more rain than doing nothing (0.3)
+            "eval/yardstick/e_b": [0.010, 0.005, 0.001, 0.0001],
+            "eval/yardstick/psnr": [11.0, 13.0, 14.0, 9.0],  # a: worse than doing nothing on the whole image
+            "train/step": [800] * 4,
+            "ref/identity/eval/yardstick/e_r": 0.3,
+            "ref/identity/eval/yardstick/e_b": 0.0,
+            "ref/identity/eval/yardstick/psnr": 12.0,
+        }
+    )
+    title, rows = summary_table(frame, REGISTRY["balance"], ["data.num_backgrounds"], final_step=800)
+    assert rows["trial_id"].tolist() == ["a", "b", "c", IDENTITY]  # d: dominated by doing nothing, off the front
+    assert rows["damages_background"].tolist()[:3] == ["yes", "", ""] and "1 damage the background" in title
+    assert rows.iloc[-1][["eval/yardstick/e_r", "eval/yardstick/e_b"]].tolist() == [0.3, 0.0]
+
+
 def test_a_resumed_search_tells_the_trial_tune_resumes_and_closes_the_one_it_never_will(tmp_path):
     """The searcher state Tune saved knows trials 'a' (told) and 'b' (asked, running); the killed driver then
     asked for 'c', which no saved state knows. On restore 'b' stays open and is told when Tune finishes it (the

@@ -47,4 +47,4 @@ def prepare_data(
     # The replicate seed (``seed``) draws the training backgrounds; ``data.seed`` fixes the pool and the exam.
     chosen = select_backgrounds(pool, cfg.data, torch.Generator().manual_seed(cfg.seed))
     sampler = TrainSampler(chosen, degradation, cfg, device)
-    return RunData(degradation, chosen, heldout, sampler, build_eval_sets(cfg, chosen, heldout))
+    return RunData(degradation, chosen, heldout, sampler, build_eval_sets(cfg, chosen, heldout, pool))

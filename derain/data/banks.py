@@ -72,10 +72,15 @@ def sharpness(patches: torch.Tensor) -> torch.Tensor:
     return (torch.sqrt(sx**2 + sy**2) / (gray.shape[-1] * gray.shape[-2])).float()
 
 
-def sharpness_bins(scores: torch.Tensor) -> torch.Tensor:
-    """Tercile of each score within ``scores`` (B,): 0 = low, 1 = mid, 2 = high."""
-    q = torch.quantile(scores.double(), torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
-    return torch.bucketize(scores.double(), q, right=True)
+def tercile_edges(scores: torch.Tensor) -> torch.Tensor:
+    """The two sharpness values (2,) float64 that split ``scores`` (B,) into terciles."""
+    return torch.quantile(scores.double(), torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
+
+
+def sharpness_bins(scores: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
+    """Tercile of each score (B,): 0 = low, 1 = mid, 2 = high; by ``edges`` (default: the scores' own)."""
+    edges = tercile_edges(scores) if edges is None else edges
+    return torch.bucketize(scores.double(), edges, right=True)
 
 
 def _cut_patches(images: list[np.ndarray], count: int, size: int, channels: int, seed: int) -> PatchBank:

@@ -4,8 +4,13 @@
 ``RainParams`` the sampled per-image values (loggable, replayable), ``render_rain`` turns parameters into rain
 layers (B, 1, H, W) in [0, 1], and ``add_rain`` composes ``clip(B + beta * R, 0, 1)``.
 
-Angles are in degrees from vertical; a positive angle leans the top of a streak to the right. Lengths are
-given for 128-px patches and scaled linearly with the patch height. The per-pixel seed noise is counter-based:
+Angles are in degrees from vertical; a positive angle leans the top of a streak to the right. Every size in a
+``RainRange`` is given for 128-px patches (the authors' setting) and rendered in proportion at other patch
+sizes, so that a 48-px patch holds the same rain as a 128-px one scaled down: lengths and the blur of the
+widths scale with s = height / 128, the seed density with 1 / s^2 (the same number of streaks per patch). The
+width stays a label of the published list (1..13) in ``RainParams``; the renderer blurs it in proportion.
+A streak's 1-px core cannot be thinner than a pixel, so below 128 px streaks are proportionally a little
+thicker than at 128 px. The per-pixel seed noise is counter-based:
 each pixel's uniform is a hash of (``RainParams.noise_seed``, pixel index) in int32 tensor ops, so one image's
 rain does not depend on the rest of the batch, a logged parameter record replays exactly on any device, and a
 whole batch takes one fixed sequence of ops. The kernel sizes come from the spec and the patch size
@@ -59,6 +64,7 @@ class RainRange:
                 (self.density, other.density),
                 (self.length_px, other.length_px),
                 (self.angle_deg, other.angle_deg),
+                (self.opacity, other.opacity),
             )
         )
         return inside and set(other.widths) <= set(self.widths)
@@ -104,8 +110,8 @@ def rain_spec(spec: str | RainRange | RainSpec) -> RainSpec:
 class RainParams:
     """Sampled per-image rain parameters, all tensors of shape (B,) on the sampling device."""
 
-    density: torch.Tensor  # float, fraction of seed pixels
-    width: torch.Tensor  # int64, odd px
+    density: torch.Tensor  # float, fraction of seed pixels at this patch size (the range's value x (128/size)^2)
+    width: torch.Tensor  # int64, odd px at 128 px (the published label; the blur is scaled to the patch size)
     length_px: torch.Tensor  # int64, already scaled to the patch size
     angle_deg: torch.Tensor  # float
     opacity: torch.Tensor  # float, beta
@@ -130,8 +136,9 @@ def _sample_range(r: RainRange, n: int, size_px: int, g: torch.Generator) -> lis
     width = widths[torch.multinomial(probs, n, replacement=True, generator=g)]
     length = torch.randint(r.length_px[0], r.length_px[1] + 1, (n,), generator=g, device=g.device)
     length = torch.clamp(torch.round(length.double() * (size_px / REFERENCE_SIZE_PX)), min=1).long()
+    per_patch = (REFERENCE_SIZE_PX / size_px) ** 2  # as many streak seeds per patch as at 128 px
     return [
-        _uniform(*r.density, n, g).float(),
+        (_uniform(*r.density, n, g) * per_patch).float(),
         width.long(),
         length,
         _uniform(*r.angle_deg, n, g).float(),
@@ -161,12 +168,14 @@ class KernelBounds:
     def of_spec(spec: RainSpec, height: int, width: int) -> KernelBounds:
         """The bounds any image drawn from ``spec`` at this patch size fits in; known before sampling."""
         longest = max(_scaled_length(c.length_px[1], height) for c in spec.components)
-        return KernelBounds._clamped(longest, max(max(c.widths) for c in spec.components), height, width)
+        widest = max(max(c.widths) for c in spec.components)
+        return KernelBounds._clamped(longest, blur_window(widest, height), height, width)
 
     @staticmethod
     def of_params(params: RainParams, height: int, width: int) -> KernelBounds:
         """Bounds of an already sampled batch (reads two numbers back from the device: replay only)."""
-        return KernelBounds._clamped(int(params.length_px.max()), int(params.width.max()), height, width)
+        blur = blur_window(int(params.width.max()), height)
+        return KernelBounds._clamped(int(params.length_px.max()), blur, height, width)
 
     @staticmethod
     def _clamped(length: int, blur: int, height: int, width: int) -> KernelBounds:
@@ -178,13 +187,22 @@ def _scaled_length(length_px: int, size_px: int) -> int:
     return max(1, round(length_px * size_px / REFERENCE_SIZE_PX))
 
 
-def streak_kernels(params: RainParams, size: int, blur_px: int | None = None) -> torch.Tensor:
+def blur_window(width_px: int, size_px: int) -> int:
+    """The odd Gaussian window (px) that a 128-px streak width ``width_px`` spans at ``size_px``: its half-width
+    (w - 1) / 2 scaled in proportion, rounded down (so at 48 px a width of 3 is no blur, 13 a 5-px window)."""
+    return 2 * math.floor((width_px - 1) / 2 * size_px / REFERENCE_SIZE_PX + 1e-9) + 1
+
+
+def streak_kernels(
+    params: RainParams, size: int, blur_px: int | None = None, patch_px: int = REFERENCE_SIZE_PX
+) -> torch.Tensor:
     """Blurred, rotated line kernels (B, 1, size, size), ``size`` odd and >= max length; ``blur_px`` (odd,
-    >= every width; default: read from ``params``) sizes the blur window.
+    >= every scaled window; default: read from ``params``) sizes the blur window; ``patch_px`` is the patch
+    height the widths are scaled to.
 
     Each kernel is the L x L diagonal line (bilinear, as a warp of an identity matrix) rotated so that
-    angle 0 is vertical, Gaussian-blurred with a w x w window (OpenCV's default sigma for w) and clipped to
-    its L x L box. Not normalised.
+    angle 0 is vertical, Gaussian-blurred with a w x w window (OpenCV's default sigma for w) - both scaled by
+    patch_px / 128 - and clipped to its L x L box. Not normalised.
     """
     dev = params.angle_deg.device
     half = size // 2
@@ -199,20 +217,21 @@ def streak_kernels(params: RainParams, size: int, blur_px: int | None = None) ->
     for k in (torch.floor(u), torch.floor(u) + 1):
         valid = (k >= 0) & (k <= length - 1)
         line += valid * torch.clamp(1 - (u - k).abs(), min=0) * torch.clamp(1 - (v - k).abs(), min=0)
-    blur_px = int(params.width.max()) if blur_px is None else blur_px
-    blurred = _gaussian_blur(line.unsqueeze(1), params.width, blur_px)
+    blur_px = blur_window(int(params.width.max()), patch_px) if blur_px is None else blur_px
+    blurred = _gaussian_blur(line.unsqueeze(1), params.width, blur_px, patch_px / REFERENCE_SIZE_PX)
     box = ((x.abs() <= length / 2) & (y.abs() <= length / 2)).unsqueeze(1)
     return blurred * box
 
 
-def _gaussian_blur(images: torch.Tensor, widths: torch.Tensor, wmax: int) -> torch.Tensor:
-    """Separable per-image Gaussian blur with zero borders; windows ``widths`` (B,), odd and <= ``wmax``."""
+def _gaussian_blur(images: torch.Tensor, widths: torch.Tensor, wmax: int, scale: float = 1.0) -> torch.Tensor:
+    """Separable per-image Gaussian blur with zero borders: the OpenCV window of each 128-px width ``widths``
+    (B,) with its sigma and half-width times ``scale``; ``wmax`` (odd) bounds every scaled window."""
     if wmax <= 1:
         return images
     taps = torch.arange(-(wmax // 2), wmax // 2 + 1, device=images.device, dtype=torch.float32)
     w = widths.float().view(-1, 1)
-    sigma = 0.3 * ((w - 1) * 0.5 - 1) + 0.8
-    kern = torch.exp(-(taps**2) / (2 * sigma**2)) * (taps.abs() <= (w - 1) / 2)
+    sigma = (0.3 * ((w - 1) * 0.5 - 1) + 0.8) * scale
+    kern = torch.exp(-(taps**2) / (2 * sigma**2)) * (taps.abs() <= (w - 1) / 2 * scale + 1e-6)
     kern = kern / kern.sum(dim=1, keepdim=True)
     b = images.shape[0]
     flat = images.view(1, b, *images.shape[-2:])
@@ -264,7 +283,7 @@ def render_rain(params: RainParams, height: int, width: int, bounds: KernelBound
     bounds = bounds or KernelBounds.of_params(params, height, width)
     uniform = seed_noise(params.noise_seed, height, width)
     seeds = uniform * (uniform > 1 - params.density.view(-1, 1, 1, 1))
-    kernels = streak_kernels(params, bounds.kernel_px, bounds.blur_px)
+    kernels = streak_kernels(params, bounds.kernel_px, bounds.blur_px, height)
     layer = _reflect_filter(seeds, kernels).clamp_min(0)
     lo = layer.amin(dim=(-2, -1), keepdim=True)
     span = layer.amax(dim=(-2, -1), keepdim=True) - lo
