@@ -101,7 +101,7 @@ def _fmt(key: str, value: float) -> str:
 
 def _effect(key: str, what: str, diff: float, low: float, high: float) -> str:
     ci = f" [{_fmt(key, low)}, {_fmt(key, high)}]" if np.isfinite(low) else " (no interval: one pair)"
-    return f"Δ {key.rsplit('/', 1)[-1]} {what} = {_fmt(key, diff)}{ci}"
+    return f"Δ {key.removeprefix('eval/')} {what} = {_fmt(key, diff)}{ci}"
 
 
 def _usable(d: pd.DataFrame, *columns: str) -> pd.DataFrame:

@@ -126,7 +126,7 @@ def recommendation(done: pd.DataFrame, objectives: dict[str, str]) -> tuple[pd.D
     damaged = int(damages_background(done).sum())
     if damaged:
         text += (
-            f"{damaged} fully trained trials damage the background (whole-image yardstick PSNR below doing "
+            f"{damaged} fully trained trials damage the background (whole-image yardstick error above doing "
             "nothing's) and are never recommended. "
         )
     candidates = front[~damages_background(front)]

@@ -2,8 +2,9 @@
 
 ``train_loop`` (keyword-only, called by ``fit`` and ``fit1d``) trains ``task.model`` on batches from
 ``task.sample``, evaluates with ``task.evaluate`` every ``train.eval_every`` iterations (and at the last) and
-keeps a run folder: ``config.json`` at the start, ``checkpoint.pt`` at every evaluation, the task's figure at
-the last one (all before ``on_eval(step, metrics)`` is called), ``metrics.json`` at the end. It resumes from
+keeps a run folder: ``config.json`` at the start, ``checkpoint.pt`` and a line of ``history.jsonl`` at every
+evaluation, the task's figure at the last one (all before ``on_eval(step, metrics)`` is called),
+``metrics.json`` at the end. It resumes from
 the checkpoint with bit-identical results on the CPU: the checkpoint holds model, optimiser, scheduler, step
 and the batch generator's state, and loads with ``weights_only=True``.
 """
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # The run folder's files, by the names the CLIs print and the sweeps log to MLflow.
 CHECKPOINT, CONFIG, FIGURE, METRICS = "checkpoint.pt", "config.json", "triptych.png", "metrics.json"
+HISTORY = "history.jsonl"  # one JSON line per evaluation: {"step": ..., every metric}; the run's curves
 SAMPLES = "samples"  # one PNG per evaluation: samples/step_0000500.png
 
 
@@ -195,6 +197,7 @@ def train_loop(
         if resume and (run_dir / CHECKPOINT).exists():
             load_checkpoint(run_dir / CHECKPOINT, s)
             log.info("resumed from %s at step %d", run_dir / CHECKPOINT, s.step)
+        _keep_history(run_dir / HISTORY, s.step)
     metrics = _train(task, s, train, amp, _Writer(run_dir, config or {}, on_eval)) or _evaluate(task, s, [])
     if run_dir is not None:  # resumed at the last step: ``metrics`` evaluates what was loaded
         (run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
@@ -243,6 +246,14 @@ def fit_task(
     )
 
 
+def _keep_history(path: Path, step: int) -> None:
+    """The history of the evaluations up to ``step`` (where a resumed run continues; 0 for a new run)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
 @dataclass
 class _Writer:
     """What happens after each evaluation: checkpoint, figure at the last step, then the caller's callback."""
@@ -256,6 +267,8 @@ class _Writer:
             save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
             # Each checkpoint carries the metrics of its step: a result lost elsewhere is recovered from it.
             (self.run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            with (self.run_dir / HISTORY).open("a") as history:
+                history.write(json.dumps({"step": s.step, **metrics}, sort_keys=True) + "\n")
             if task.snapshot is not None:
                 task.snapshot(task.model, sample_path(self.run_dir, s.step))
             if last and task.draw is not None:

@@ -12,7 +12,7 @@ Which pixels each metric reads (``derain.keys.PER_SET`` says the same per key):
   count as background error. Pixels of faint rain (0 < layer <= 50/255) are in neither region. A set's
   ``e_b`` pools the squared error over every background pixel of the set (images with little background
   weigh little; at 128 px the steep yardstick leaves about 2 % of the pixels untouched);
-- the whole image: ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y``.
+- the whole image: ``mse`` (pooled over the set), ``psnr``, ``ssim``, ``psnr_y``, ``ssim_y``.
 
 An image whose region is empty has NaN for that region's per-image metric, and summaries skip NaNs. For
 unmasked degradations (noise) the 'rain region' is the whole image and there are no background metrics.
@@ -179,10 +179,12 @@ def image_metrics(
 def set_metrics(
     out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor, masked: bool = True
 ) -> dict[str, float]:
-    """One evaluation set's metrics: the mean of each per-image metric (NaN skipped), except the pooled ones:
-    ``gain_db`` (rain region) and ``e_b``, ``psnr_b``, ``e_r_rel`` (background pixels of the whole set)."""
+    """One evaluation set's metrics: the mean of each per-image metric (NaN skipped), and the pooled ones:
+    ``gain_db`` (rain region), ``e_b``, ``psnr_b``, ``e_r_rel`` (background pixels of the whole set) and ``mse``
+    (every pixel; unlike the mean of per-image PSNRs it stays finite when one image is left untouched)."""
     values = {name: _mean(v.tolist()) for name, v in image_metrics(out, degraded, clean, layer, masked).items()}
     values["gain_db"] = gain_db(out, degraded, clean, layer if masked else torch.ones_like(layer))
+    values["mse"] = float(mse(out, clean).mean())  # equal-sized images: the pooled whole-set error
     if masked:
         values["e_b"] = pooled_e_b(out, clean, layer)
         values["psnr_b"] = _db(values["e_b"])

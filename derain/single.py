@@ -28,7 +28,7 @@ from derain.cli import (
 )
 from derain.config import flatten, to_dict
 from derain.errors import ConfigError, DerainError
-from derain.loop import CHECKPOINT, CONFIG, FIGURE, METRICS, NonFiniteLossError
+from derain.loop import CHECKPOINT, CONFIG, FIGURE, HISTORY, METRICS, NonFiniteLossError
 from derain.scales import SCALE_NAMES
 from derain.tables import metric_table
 
@@ -116,7 +116,7 @@ def run_single(
     except (DerainError, NonFiniteLossError) as err:
         return fail(err)
     print(metric_table(metrics, seen(cfg)))
-    written = [f for f in (METRICS, CONFIG, FIGURE, CHECKPOINT) if (args.out / f).exists()]
+    written = [f for f in (METRICS, HISTORY, CONFIG, FIGURE, CHECKPOINT) if (args.out / f).exists()]
     print(f"wrote {', '.join(written)} to {args.out}")
     return EXIT_OK
 

@@ -4,7 +4,7 @@ Also the single-run CLI (``derain-train``)::
 
     python -m derain.train --scale cpu --set data.num_backgrounds=64 --set rain.train=small --out runs/x
 
-which prints the final metric table and writes metrics.json, config.json, triptych.png and checkpoint.pt.
+which prints the final metric table and writes metrics.json, history.jsonl, config.json, triptych.png and checkpoint.pt.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from derain.errors import DerainError, redact, without_credentials
-from derain.keys import YARDSTICK_PSNR, reference_key
+from derain.keys import YARDSTICK_MSE, reference_key
 
 SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
 CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
@@ -123,16 +123,18 @@ def identity_values(df: pd.DataFrame, metrics: tuple[str, ...]) -> dict[str, flo
 
 
 def damages_background(df: pd.DataFrame) -> pd.Series:
-    """True for trials whose output is further from the clean images than their rainy input: whole-image PSNR
-    on the yardstick below doing nothing's, so the background they damage outweighs the rain they remove.
+    """True for trials whose output is further from the clean images than their degraded input: the yardstick's
+    whole-image squared error, pooled over the set, above doing nothing's, so the background they damage
+    outweighs the rain they remove.
 
     (Doing nothing leaves the background exactly as it was - e_b = 0 on the untouched pixels - so "worse than
     doing nothing on the background" alone would hold for every network; the net balance is what tells a trial
-    that harms the image.) False where either number is missing."""
-    reference = reference_key("identity", YARDSTICK_PSNR)
-    if YARDSTICK_PSNR not in df or reference not in df:
+    that harms the image. Pooled, not a mean of per-image PSNRs: one image the degradation left untouched makes
+    doing nothing's PSNR infinite.) False where either number is missing."""
+    reference = reference_key("identity", YARDSTICK_MSE)
+    if YARDSTICK_MSE not in df or reference not in df:
         return pd.Series(False, index=df.index)
-    return (df[YARDSTICK_PSNR] < df[reference]).fillna(False).astype(bool)
+    return (df[YARDSTICK_MSE] > df[reference]).fillna(False).astype(bool)
 
 
 def front_with_identity(

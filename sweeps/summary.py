@@ -12,10 +12,14 @@ from sweeps.spaces.base import Space
 
 def _own_task(df: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
     """(the trials of the space's own task, how many others): a space whose explicit points mix tasks (the
-    claims space's 1D trials) must not rank trials that sat different exams against each other."""
-    if "config/point" not in df:
+    claims space's 1D trials) must not rank trials that sat different exams against each other. Tune's frame
+    flattens a point into ``config/point/<key>`` columns; a frame built by hand may hold ``config/point`` dicts."""
+    if "config/point/task" in df:
+        tasks = df["config/point/task"].fillna(task)
+    elif "config/point" in df:
+        tasks = df["config/point"].map(lambda p: p.get("task", task) if isinstance(p, dict) else task)
+    else:
         return df, 0
-    tasks = df["config/point"].map(lambda p: p.get("task", task) if isinstance(p, dict) else task)
     return df[tasks == task], int((tasks != task).sum())
 
 

@@ -74,3 +74,20 @@ def test_importing_the_degradations_touches_no_network():
     env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_ladder_exam_lies_equally_far_from_every_rung():
+    """'faint' differs from every rung of the rain ladder in opacity only, by the same 0.2 below each rung's
+    least (every rung holds all of 'small', whose streaks faint has); the yardstick lies outside every rung."""
+    import dataclasses
+
+    from derain.degradations import LADDER_EXAM, RAIN_LADDER, get_degradation, yardstick_degradations
+    from derain.degradations.rain import rain_spec
+
+    exam = get_degradation(LADDER_EXAM)
+    (faint,) = exam.components
+    opaque = dataclasses.replace(faint, opacity=(0.7, 1.0))
+    for rung in map(rain_spec, RAIN_LADDER):
+        assert not rung.covers(exam) and rung.covers(rain_spec(opaque))  # outside, by opacity alone
+        assert min(c.opacity[0] for c in rung.components) - faint.opacity[1] == pytest.approx(0.2)
+        assert not any(rung.covers(d) for d in yardstick_degradations("rain").values())

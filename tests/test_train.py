@@ -74,6 +74,12 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["step"] == 10
     resumed = fit(cfg, run_dir=tmp_path / "b", resume=True)
     assert resumed == full
+    # the run folder's history holds each evaluation once, resumed or not
+    history = [[json.loads(line) for line in (tmp_path / d / "history.jsonl").read_text().splitlines()] for d in "ab"]
+    assert [h["step"] for h in history[1]] == [10, 20] and history[0] == history[1]
+    assert history[1][-1] == {"step": 20, **resumed}
+    fit(cfg, run_dir=tmp_path / "b")  # a new run into the same folder starts a new history
+    assert len((tmp_path / "b" / "history.jsonl").read_text().splitlines()) == 2
 
 
 def test_checkpoint_holds_training_state(tmp_path):
@@ -131,7 +137,7 @@ def test_denoising_is_trainable_through_the_same_fit():
     assert "eval/gauss_low/heldout/e_b" not in metrics  # whole-image metrics for noise
 
 
-def test_cli_writes_its_four_outputs(tmp_path, capsys):
+def test_cli_writes_its_outputs(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
         [
@@ -152,6 +158,7 @@ def test_cli_writes_its_four_outputs(tmp_path, capsys):
         "config.json",
         "triptych.png",
         "checkpoint.pt",
+        "history.jsonl",
         "samples",
     }
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000010.png", "step_0000020.png"]
@@ -191,3 +198,11 @@ def test_reference_rows_bracket_every_model_on_the_yardstick():
     assert refs["ref/oracle/eval/yardstick/e_b"] == 0.0 and refs["ref/oracle/eval/yardstick/gain_db"] == math.inf
     assert all(v == v for v in refs.values())  # no NaN: a reference that is 0/0 is left out
     assert refs.items() <= task.evaluate(task.model).items()  # logged with every evaluation
+
+
+def test_a_trial_trained_inside_a_sharpness_bin_reports_the_gain_it_loses_on_images_of_its_bin():
+    metrics = fit(_cfg(**{"data.sharpness_bin": "low", "data.pool_size": 96}))
+    lost = metrics["eval/own_bin/gain_lost_db"]
+    own = metrics["eval/trained/heldout_bin/gain_db"] - metrics["eval/steep/heldout_bin/gain_db"]
+    assert math.isfinite(lost) and lost == pytest.approx(own)
+    assert "eval/own_bin/gain_lost_db" not in fit(_cfg())  # no bin, no own-bin exam

@@ -1,6 +1,6 @@
 """Single 1D run: ``python -m derain.toy1d --scale cpu --set content.terms=32 --set content.count=1024 --out runs/y``.
 
-Prints the metric table and writes metrics.json, config.json, checkpoint.pt and a signal plot into --out.
+Prints the metric table and writes metrics.json, history.jsonl, config.json, checkpoint.pt and a signal plot into --out.
 """
 
 from __future__ import annotations
