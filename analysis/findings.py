@@ -132,6 +132,18 @@ def _paired_effect(d: pd.DataFrame, x: pd.Series, key: str, blocks: pd.Series, w
     return _effect(key, what, float(diffs.mean()) if len(diffs) else np.nan, *interval(diffs))
 
 
+def _secondaries(
+    d: pd.DataFrame, x: str, xs: pd.Series, y: str, blocks: pd.Series, sign: int, what: str, resamples: int
+) -> str:
+    """Descriptive numbers beside a trend: Spearman's rho unblocked (exact), each descriptive metric's ends."""
+    rho = rank_test(xs, d[y].to_numpy(float), resamples)
+    parts = [f"rho({x}, {y}) = {rho.statistic:.2f} (unblocked, p {rho.p(sign):.3g})"]
+    for key in DESCRIPTIVE:
+        if key in d and key != y and d[key].notna().sum() >= 3:
+            parts.append(_paired_effect(d, xs, key, blocks, what))
+    return "; ".join(parts)
+
+
 def trend(
     claim: str,
     statement: str,
@@ -156,11 +168,6 @@ def trend(
     test = trend_test(blocks.to_numpy(), xs.to_numpy(), d[y].to_numpy(float), resamples)
     unit = "doubling" if log2 else "step"
     what = f"({x} {d[x].max():g} vs {d[x].min():g}, within {'seed' if blocks.name == 'seed' else 'block'})"
-    rho = rank_test(xs, d[y].to_numpy(float), resamples)
-    secondary = [f"rho({x}, {y}) = {rho.statistic:.2f} (unblocked, p {rho.p(sign):.3g})"]
-    for key in DESCRIPTIVE:
-        if key in d and key != y and d[key].notna().sum() >= 3:
-            secondary.append(_paired_effect(d, xs, key, blocks, what))
     per_block = blocks.groupby(blocks).size()
     return Finding.from_test(
         claim,
@@ -170,7 +177,7 @@ def trend(
         statistic=f"within-block slope of {y} = {test.statistic:+.3f} per {unit} of {x} "
         f"({blocks.nunique()} blocks, n = {len(d)})",
         effect=_paired_effect(d, xs, y, blocks, what),
-        secondary="; ".join(secondary),
+        secondary=_secondaries(d, x, xs, y, blocks, sign, what, resamples),
         design=("blocks", int(d.groupby(blocks)[x].nunique().max()), int(per_block.size)),
         unconverged=_unconverged(d),
     )

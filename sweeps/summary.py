@@ -57,7 +57,8 @@ def summary_table(
     rows = rows[["trial_id", *cols, *have, *extra]].assign(damages_background=flagged.map({True: "yes", False: ""}))
     reference = identity_values(done, tuple(c for c in (*have, *extra) if c in done))
     if reference:  # the bar every trial is read against, under them
-        rows = pd.concat([rows, pd.DataFrame([{"trial_id": IDENTITY, **reference}])], ignore_index=True)
+        blank = dict.fromkeys([*cols, "damages_background"], "")  # no config: it is not a trial
+        rows = pd.concat([rows, pd.DataFrame([{"trial_id": IDENTITY, **blank, **reference}])], ignore_index=True)
     if flagged.any():
         title += f"; {int(flagged.sum())} damage the background (worse than doing nothing on the whole image)"
     return title, rows.rename(columns=lambda c: c.removeprefix("config/"))

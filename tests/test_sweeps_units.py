@@ -182,6 +182,7 @@ def test_the_pareto_summary_has_doing_nothing_as_a_row_and_flags_trials_that_dam
     assert rows["trial_id"].tolist() == ["a", "b", "c", IDENTITY]  # d: dominated by doing nothing, off the front
     assert rows["damages_background"].tolist()[:3] == ["yes", "", ""] and "1 damage the background" in title
     assert rows.iloc[-1][["eval/yardstick/e_r", "eval/yardstick/e_b"]].tolist() == [0.3, 0.0]
+    assert rows.iloc[-1][["data.num_backgrounds", "damages_background"]].tolist() == ["", ""]  # printed blank
 
 
 def test_a_resumed_search_tells_the_trial_tune_resumes_and_closes_the_one_it_never_will(tmp_path):
