@@ -102,7 +102,9 @@ def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
 
 
 @dataclass
-class _State:
+class LoopState:
+    """What a run's checkpoint holds: model, optimizer, schedule, AMP scaler, batch generator, step."""
+
     model: nn.Module
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
@@ -111,7 +113,7 @@ class _State:
     step: int = 0
 
 
-def save_checkpoint(path: Path, s: _State, config: dict) -> None:
+def save_checkpoint(path: Path, s: LoopState, config: dict) -> None:
     """Atomically write model/optimiser/scheduler/scaler/step/RNG state (weights_only-loadable)."""
     payload = {
         "model": s.model.state_dict(),
@@ -128,7 +130,7 @@ def save_checkpoint(path: Path, s: _State, config: dict) -> None:
     os.replace(tmp, path)  # a crash mid-write never leaves a truncated checkpoint behind
 
 
-def load_checkpoint(path: Path, s: _State) -> None:
+def load_checkpoint(path: Path, s: LoopState) -> None:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     s.model.load_state_dict(payload["model"])
     s.opt.load_state_dict(payload["optimizer"])
@@ -138,8 +140,15 @@ def load_checkpoint(path: Path, s: _State) -> None:
     s.step = int(payload["step"])
 
 
-def _train_step(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None) -> float:
+def memory_format(x: torch.Tensor) -> torch.memory_format:
+    """channels_last for images (B, C, H, W): oneDNN's and cuDNN's faster layout for convolutions (measured 1.16x
+    per step for the cpu-preset ResNet and UNet on one core); the default layout for 1D signals (B, C, L)."""
+    return torch.channels_last if x.dim() == 4 else torch.contiguous_format
+
+
+def _train_step(task: Task, s: LoopState, t: TrainConfig, amp: torch.dtype | None) -> float:
     inputs, targets = task.sample(t.batch_size, s.gen)
+    inputs = inputs.contiguous(memory_format=memory_format(inputs))
     with torch.autocast(inputs.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         loss = LOSSES[t.loss](task.model(inputs).float(), targets)
     value = loss.item()
@@ -186,22 +195,35 @@ def train_loop(
         config: the run's config as a plain dict, for ``config.json`` and the checkpoint.
     """
     model = task.model.to(device)
+    if next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None) is not None:
+        model = model.to(memory_format=torch.channels_last)  # as its 2D batches come (see memory_format)
     opt = torch.optim.Adam(model.parameters(), lr=train.lr)
     amp = amp_dtype(device, train.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     gen = torch.Generator(device=device).manual_seed(seed)
-    s = _State(model, opt, make_scheduler(opt, train), scaler, gen)
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / CONFIG).write_text(json.dumps(config or {}, indent=2))
-        if resume and (run_dir / CHECKPOINT).exists():
-            load_checkpoint(run_dir / CHECKPOINT, s)
-            log.info("resumed from %s at step %d", run_dir / CHECKPOINT, s.step)
-        _keep_history(run_dir / HISTORY, s.step)
-    metrics = _train(task, s, train, amp, _Writer(run_dir, config or {}, on_eval)) or _evaluate(task, s, [])
-    if run_dir is not None:  # resumed at the last step: ``metrics`` evaluates what was loaded
-        (run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    s = LoopState(model, opt, make_scheduler(opt, train), scaler, gen)
+    open_run_dir(run_dir, s, config or {}, resume)
+    metrics = _train(task, s, train, amp, RunWriter(run_dir, config or {}, on_eval)) or evaluate_state(task, s, [])
+    close_run_dir(run_dir, metrics)
     return metrics
+
+
+def open_run_dir(run_dir: Path | None, s: LoopState, config: dict, resume: bool) -> None:
+    """Write ``config.json``; with ``resume``, load the folder's checkpoint into ``s``; trim the history to it."""
+    if run_dir is None:
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG).write_text(json.dumps(config, indent=2))
+    if resume and (run_dir / CHECKPOINT).exists():
+        load_checkpoint(run_dir / CHECKPOINT, s)
+        log.info("resumed from %s at step %d", run_dir / CHECKPOINT, s.step)
+    _keep_history(run_dir / HISTORY, s.step)
+
+
+def close_run_dir(run_dir: Path | None, metrics: dict[str, float]) -> None:
+    """The run's last metrics into ``metrics.json`` (resumed at the last step: what was loaded, evaluated)."""
+    if run_dir is not None:
+        (run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
 
 
 class RunOptions(TypedDict, total=False):
@@ -255,14 +277,14 @@ def _keep_history(path: Path, step: int) -> None:
 
 
 @dataclass
-class _Writer:
+class RunWriter:
     """What happens after each evaluation: checkpoint, figure at the last step, then the caller's callback."""
 
     run_dir: Path | None
     config: dict
     on_eval: OnEval | None
 
-    def save(self, task: Task, s: _State, metrics: dict[str, float], last: bool) -> None:
+    def save(self, task: Task, s: LoopState, metrics: dict[str, float], last: bool) -> None:
         if self.run_dir is not None:
             save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
             # Each checkpoint carries the metrics of its step: a result lost elsewhere is recovered from it.
@@ -279,7 +301,9 @@ class _Writer:
             self.on_eval(step, metrics)
 
 
-def _train(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None, after_eval: _Writer) -> dict[str, float]:
+def _train(
+    task: Task, s: LoopState, t: TrainConfig, amp: torch.dtype | None, after_eval: RunWriter
+) -> dict[str, float]:
     """The loop proper: steps, progress lines, evaluations; returns the last evaluation's metrics ({} if none)."""
     metrics: dict[str, float] = {}
     since_eval: list[float] = []
@@ -295,7 +319,7 @@ def _train(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None, after
             since_log, tick = 0, time.perf_counter()
         if s.step % t.eval_every == 0 or s.step == t.iterations:
             eval_start = time.perf_counter()
-            metrics = _evaluate(task, s, since_eval)
+            metrics = evaluate_state(task, s, since_eval)
             since_eval = []
             after_eval.save(task, s, metrics, last=s.step == t.iterations)
             took = time.perf_counter() - eval_start
@@ -305,7 +329,7 @@ def _train(task: Task, s: _State, t: TrainConfig, amp: torch.dtype | None, after
     return metrics
 
 
-def _evaluate(task: Task, s: _State, losses: list[float]) -> dict[str, float]:
+def evaluate_state(task: Task, s: LoopState, losses: list[float]) -> dict[str, float]:
     s.model.eval()
     metrics = task.evaluate(s.model)
     if losses:

@@ -1,0 +1,103 @@
+"""Ensembles (derain.ensemble): K members in one vmapped model give each the numbers of its single run."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from derain.ensemble import ensemble_key, fit_ensemble, train_ensemble
+from derain.errors import ConfigError
+from derain.loop import NonFiniteLossError
+from derain.scales import make_config
+from derain.toy1d import fit1d
+from derain.toy1d.scales import make_toy_config
+from derain.train import build_task, fit
+
+TOLERANCE = {"rel": 2e-3, "abs": 2e-4}  # stacked convolutions round differently; 20 Adam steps compound it
+
+
+def _cfgs(**extra):
+    """Three members that differ in everything a ladder varies: N, seed, rain."""
+    base = {"train.iterations": 20, "train.eval_every": 10, "data.eval_images": 2, **extra}
+    members = [{"data.num_backgrounds": 4, "seed": 0}, {"data.num_backgrounds": 16, "seed": 1},
+               {"data.num_backgrounds": 64, "seed": 2, "rain.train": "small+medium"}]  # fmt: skip
+    return [make_config("smoke", {**base, **m}) for m in members]
+
+
+def _close(together: dict, alone: dict) -> None:
+    assert together.keys() == alone.keys()
+    for key, value in alone.items():
+        if isinstance(value, float) and math.isfinite(value):
+            assert together[key] == pytest.approx(value, **TOLERANCE), key
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05])
+def test_three_members_equal_three_single_runs_metric_for_metric(clip):
+    cfgs = _cfgs(**{"train.grad_clip": clip})
+    seen: list[tuple[int, int]] = []
+    results = fit_ensemble(cfgs, on_eval=lambda k, step, m: seen.append((k, step)), stacked=True)
+    for together, cfg in zip(results, cfgs, strict=True):
+        _close(together, fit(cfg))
+    assert seen == [(0, 10), (1, 10), (2, 10), (0, 20), (1, 20), (2, 20)]
+
+
+def test_a_1d_ensemble_equals_its_single_runs():
+    cfgs = [make_toy_config("smoke", {"content.count": m, "seed": s}) for m, s in ((1, 0), (16, 1))]
+    for together, cfg in zip(fit_ensemble(cfgs, stacked=True), cfgs, strict=True):
+        _close(together, fit1d(cfg))
+
+
+def test_a_member_that_diverges_fails_alone():
+    """Member 1's batches turn to NaN at step 7: it fails there, as its single run would; the others finish
+    with their single runs' numbers."""
+    cfgs, device = _cfgs(), torch.device("cpu")
+    tasks = [build_task(c, device) for c in cfgs]
+    clean_sample, calls = tasks[1].sample, {"n": 0}
+
+    def poisoned(batch: int, g: torch.Generator):
+        calls["n"] += 1
+        inputs, targets = clean_sample(batch, g)
+        return (inputs * float("nan"), targets) if calls["n"] == 7 else (inputs, targets)
+
+    tasks[1].sample = poisoned
+    results = train_ensemble(tasks, train=cfgs[0].train, seeds=[c.seed for c in cfgs], device=device,
+                             run_dirs=[None] * 3, configs=[{}] * 3, stacked=True)  # fmt: skip
+    assert isinstance(results[1], NonFiniteLossError) and results[1].step == 7
+    _close(results[0], fit(cfgs[0]))
+    _close(results[2], fit(cfgs[2]))
+
+
+def test_an_ensemble_resumes_from_its_members_checkpoints(tmp_path):
+    cfgs = _cfgs()
+    dirs = [tmp_path / f"m{k}" for k in range(3)]
+    whole = fit_ensemble(cfgs, run_dirs=[tmp_path / f"w{k}" for k in range(3)], stacked=True)
+
+    def crash(k: int, step: int, _):
+        if step == 10 and k == 2:
+            raise KeyboardInterrupt  # killed right after every member's step-10 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_ensemble(cfgs, run_dirs=dirs, on_eval=crash, stacked=True)
+    resumed = fit_ensemble(cfgs, run_dirs=dirs, resume=True, stacked=True)
+    for a, b in zip(resumed, whole, strict=True):
+        _close(a, b)
+    assert (dirs[0] / "history.jsonl").read_text().count("\n") == 2
+    # a member's folder is a single run's: it resumes as one at its last step
+    assert fit(cfgs[0], run_dir=dirs[0], resume=True)["train/step"] == 20
+
+
+def test_members_must_share_the_model_and_the_schedule():
+    cfgs = _cfgs()
+    assert len({ensemble_key(c) for c in cfgs}) == 1  # N, seed and rain are each member's own
+    other = make_config("smoke", {"train.iterations": 30})
+    with pytest.raises(ConfigError, match="must share the model, the train section"):
+        fit_ensemble([cfgs[0], other])
+
+
+def test_an_architecture_vmap_cannot_trace_runs_its_members_in_turn():
+    cfgs = [make_config("smoke", {"model.name": "swinir_light_tiny", "train.iterations": 4, "train.eval_every": 4,
+                                  "seed": s}) for s in (0, 1)]  # fmt: skip
+    for together, cfg in zip(fit_ensemble(cfgs), cfgs, strict=True):
+        _close(together, fit(cfg))
