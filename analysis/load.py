@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from ray.tune import ExperimentAnalysis
 
 from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, YARDSTICK_E_B, YARDSTICK_GAIN, direction
 from derain.loop import METRICS
+from sweeps.members import member_histories
 from sweeps.plan import Settings, flat_params, trial_spec
 from sweeps.results import (
     PARENT_TAG,
@@ -196,17 +198,41 @@ def _mark_stopped(trials: pd.DataFrame) -> pd.DataFrame:
     return trials.assign(status=trials["status"].where(~stopped, "stopped"))
 
 
-def _from_checkpoint(trial, status: str) -> tuple[dict, str, str]:
-    """(last metrics, status, note) of a trial whose result file is empty: from its newest checkpoint's
-    metrics.json (status kept, noted as recovered), else nothing (status "result lost")."""
+def _from_checkpoint(trial, status: str, sub: str = "") -> tuple[dict, str, str]:
+    """(last metrics, status, note) of a trial (or member: its folder ``sub``) whose result file is empty: from
+    its newest checkpoint's metrics.json (status kept, noted as recovered), else nothing ("result lost")."""
     checkpoint = getattr(trial, "checkpoint", None)
-    metrics_file = Path(checkpoint.path) / METRICS if checkpoint is not None else None
+    metrics_file = Path(checkpoint.path) / sub / METRICS if checkpoint is not None else None
     if metrics_file is not None and metrics_file.is_file():
         try:
             return json.loads(metrics_file.read_text()), status, "recovered from its checkpoint"
         except ValueError:
             pass
     return {}, "result lost", "result file empty and no checkpoint metrics"
+
+
+def _curves(trial_id: str, frame: pd.DataFrame) -> list[tuple]:
+    """(trial_id, metric, step, value) of every curve metric in a trial's result history."""
+    if TRAIN_STEP not in frame:
+        return []
+    steps = frame[TRAIN_STEP]
+    return [(trial_id, m, s, v) for m in CURVE_METRICS if m in frame for s, v in zip(steps, frame[m], strict=True)]
+
+
+def _ray_row(trial: Any, trial_id: str, config: dict, frame: pd.DataFrame, config_of: Callable) -> dict:
+    """One run's row: its last result, status (a member that diverged failed) and full config."""
+    last = frame.iloc[-1].to_dict() if len(frame) else {}
+    status = {"TERMINATED": "finished", "ERROR": "failed"}.get(trial.status, "running")
+    if "diverged_step" in frame and frame["diverged_step"].notna().any():
+        status = "failed"
+    note = ""
+    if not len(frame):  # an empty or truncated result.json (a kill during Ray's write): never drop the trial
+        sub = trial_id.rsplit(".", 1)[1] if trial_id != trial.trial_id else ""  # a member's folder, m<k>
+        last, status, note = _from_checkpoint(trial, status, sub)
+    metrics = {k: v for k, v in last.items() if k.startswith(LOGGED_PREFIXES)}
+    node = last.get("hostname", "")
+    return {"trial_id": trial_id, "run_id": "", "node": node, "status": status, "result_note": note,
+            **config_of(config), **metrics}  # fmt: skip
 
 
 def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -216,29 +242,11 @@ def load_ray(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     analysis, config_of = ExperimentAnalysis(str(path)), _config_reader(path)
     rows, curves = [], []
     for trial in analysis.trials:
-        frame = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
-        for metric in CURVE_METRICS:
-            if metric in frame and TRAIN_STEP in frame:
-                curves += [
-                    (trial.trial_id, metric, s, v) for s, v in zip(frame[TRAIN_STEP], frame[metric], strict=True)
-                ]
-        last = frame.iloc[-1].to_dict() if len(frame) else {}
-        status = {"TERMINATED": "finished", "ERROR": "failed"}.get(trial.status, "running")
-        note = ""
-        if not len(frame):  # an empty or truncated result.json (a kill during Ray's write): never drop the trial
-            last, status, note = _from_checkpoint(trial, status)
-        metrics = {k: v for k, v in last.items() if k.startswith(LOGGED_PREFIXES)}
-        rows.append(
-            {
-                "trial_id": trial.trial_id,
-                "run_id": "",
-                "node": last.get("hostname", ""),
-                "status": status,
-                "result_note": note,
-                **config_of(trial.config),
-                **metrics,
-            }
-        )
+        history = analysis.trial_dataframes.get(trial.trial_id, pd.DataFrame())
+        # an ensemble trial is a row per member (sweeps.members), as MLflow has a child run per member
+        for run_id, config, frame in member_histories(trial.trial_id, trial.config, history):
+            curves += _curves(run_id, frame)
+            rows.append(_ray_row(trial, run_id, config, frame, config_of))
     curve_frame = pd.DataFrame(curves, columns=["trial_id", "metric", "step", "value"])
     trials = add_replicates(pd.DataFrame([{**r, **_best(curve_frame, r["trial_id"])} for r in rows]))
     trials = add_plateaus(trials, curve_frame)

@@ -14,8 +14,9 @@ from typing import Any
 from derain.costs import COSTS
 from derain.toy1d.config import Toy1dConfig
 from sweeps import search
+from sweeps.members import MEMBERS
 from sweeps.names import values_name
-from sweeps.plan import SweepPlan
+from sweeps.plan import SweepPlan, ensembles
 from sweeps.priors import distinct_priors
 from sweeps.spaces.base import grid_points
 
@@ -62,17 +63,27 @@ def _slots(plan: SweepPlan, address: str | None) -> tuple[int, str]:
 def describe(plan: SweepPlan, address: str | None) -> str:
     """The dry run's report, several lines of plain text."""
     s = plan.settings
-    p = search.plan(plan.space, plan.axes, plan.space.samples(plan.scale), s.seed, s.num_samples, plan.max_reports)
+    samples = plan.space.samples(plan.scale)
+    p = search.plan(plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, ensembles=ensembles(plan))
+    groups = p.param_space[MEMBERS].get("grid_search", []) if MEMBERS in p.param_space else []
+    runs = sum(len(g) for g in groups) or p.trials
     per_trial, measured = _seconds(plan)
     slots, slots_text = _slots(plan, address)
     priors = distinct_priors(list(plan.configs))
     prior_s = sum(c.prior.pretrain_iterations * COSTS[("derain", plan.scale)].prior_step_s for c in priors)
-    wall = SWEEP_START_S + prior_s + math.ceil(p.trials / slots) * per_trial
+    # an ensemble is costed as its members run one by one: its speed-up is the device's, measured, not assumed
+    longest = max((len(g) for g in groups), default=1)
+    wall = SWEEP_START_S + prior_s + math.ceil(p.trials / slots) * per_trial * longest
     kind = "measured" if measured else "estimated, not measured"
     gpus = "auto (a share of a GPU where the cluster has them)" if s.gpus_per_trial is None else f"{s.gpus_per_trial:g}"
     lines: list[Any] = [
         f"dry run of sweep '{plan.name}': space {plan.space.name} ({plan.space.task}), scale {plan.scale}",
-        *_axes_lines(plan, p.trials),
+        *_axes_lines(plan, runs),
+        *(
+            [f"ensembles: {p.trials} Tune trials of up to {longest} members each (--ensemble 1: one per point)"]
+            if groups
+            else []
+        ),
         f"resources: {s.cpus_per_trial:g} CPU and {gpus} GPU per trial; at once: {slots_text}",
         f"time: about {per_trial / 60:.1f} min per trial ({kind} at scale {plan.scale})"
         + (f", {len(priors)} content prior(s) to pre-train ({prior_s / 60:.1f} min)" if priors else "")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sweeps.members import member_params
+
 # Axis -> prefix before its value; axes not listed print as <last part of the key><value>, and values of the
 # axes listed with "" print alone (a source, a rain type and a prior kind are recognisable by themselves).
 LABELS = {
@@ -60,6 +62,11 @@ def trial_name(params: dict[str, Any], trial_id: str, task: str = "") -> str:
     return f"{values_name(params, task)}-{suffix}"
 
 
+def member_name(params: dict[str, Any], trial_id: str, k: int, task: str = "") -> str:
+    """Member ``k`` of an ensemble trial: its own values, its ensemble's suffix and ``.m<k>``."""
+    return f"{trial_name(params, trial_id, task)}.m{k}"
+
+
 class NameCreator:
     """Tune's ``trial_name_creator`` (picklable: Tune stores it with the experiment for ``--resume``)."""
 
@@ -67,4 +74,6 @@ class NameCreator:
         self.task = task
 
     def __call__(self, trial: Any) -> str:
-        return trial_name(dict(trial.config), trial.trial_id, self.task)
+        members = member_params(dict(trial.config))
+        params = {"ensemble": len(members)} if members is not None else dict(trial.config)
+        return trial_name(params, trial.trial_id, self.task)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from typing import Any
 
 from derain.cli import parse_overrides
 from derain.config import Config, flatten
+from derain.ensemble import ensemble_key
 from derain.errors import DerainError, redact
 from derain.keys import INF_DB, info
 from derain.scales import make_config, preset_config
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.scales import make_toy_config, preset_toy_config
+from sweeps.members import group
 from sweeps.results import experiment_path
 from sweeps.search import Study
 from sweeps.spaces import get_space
@@ -44,6 +47,7 @@ class Settings:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None  # None: automatic (a GPU share where the cluster has GPUs)
     max_concurrent: int | None = None
+    ensemble: int | None = None  # members per ensemble trial of a grid; None: by scale (``ensemble_size``)
     optuna_storage: str | None = None  # RDB URL of the Optuna study; None: optuna.db beside the Ray state
     tracking_uri: str | None = None  # the MLflow store the sweep writes to (a resume from elsewhere reuses it)
 
@@ -70,6 +74,7 @@ class TrialSpec:
     base: dict[str, Any]  # overrides for every trial: space fixed + --set + seeds
     objectives: dict[str, str] = field(default_factory=dict)  # metric -> min|max, sanitised for the searcher
     bank_store: Any = None  # BankStore actor handle (2D only), set once Ray runs
+    priors: Any = None  # prior key -> ObjectRef of its pre-training task (sweeps.priors), set once Ray runs
 
 
 def resolve(spec: TrialSpec, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -160,6 +165,31 @@ def corner_configs(axes: Axes, spec: TrialSpec) -> tuple[Any, ...]:
     return tuple(trial_config(spec, {**c, **p}) for p in points for c in grid_points(corners) or [{}])
 
 
+AUTO_ENSEMBLE = {"gpu": 16}  # by scale; 1 elsewhere: on the CPU stacking measured slower (bench_ensemble.py)
+
+
+def ensemble_size(settings: Settings, space: Space) -> int:
+    """Members per ensemble trial: ``--ensemble``, else by scale; 1 for a sampled space (Optuna asks for one
+    configuration at a time). DerainError when ``--ensemble`` > 1 is given to a sampled space."""
+    sampled = bool(space.axes(settings.scale).sampled)
+    if sampled and (settings.ensemble or 1) > 1:
+        raise DerainError(f"--ensemble applies to grid spaces; '{space.name}' is searched by Optuna, one trial each")
+    return 1 if sampled else settings.ensemble or AUTO_ENSEMBLE.get(settings.scale or "", 1)
+
+
+def ensembles(plan: SweepPlan) -> Any:
+    """The grouping ``search.plan`` applies to a grid's points (``sweeps.members.group`` by the members'
+    ``derain.ensemble.ensemble_key``), or None when every point is a trial of its own."""
+    size = ensemble_size(plan.settings, plan.space)
+    if size <= 1:
+        return None
+    return functools.partial(group, key=functools.partial(_member_key, plan.spec), size=size)
+
+
+def _member_key(spec: TrialSpec, params: dict[str, Any]) -> tuple:
+    return ensemble_key(trial_config(spec, params, check=False))
+
+
 def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -> SweepPlan:
     """Validate every trial the sweep can run and freeze the plan; DerainError naming the first bad value.
 
@@ -167,6 +197,7 @@ def build_plan(settings: Settings, name: str, storage: str, tracking_uri: str) -
     """
     space = get_space(settings.space)
     axes = space.axes(settings.scale)
+    ensemble_size(settings, space)  # a bad --ensemble fails here, before anything starts
     spec = trial_spec(settings, storage)
     configs = corner_configs(axes, spec)
     t = trial_config(spec, {}, check=False).train

@@ -28,6 +28,7 @@ def check_numbers(args: argparse.Namespace) -> None:
     bounds = (
         ("--num-samples", args.num_samples, 1),
         ("--max-concurrent", args.max_concurrent, 1),
+        ("--ensemble", getattr(args, "ensemble", None), 1),
         ("--cpus-per-trial", args.cpus_per_trial, 1e-9),
         ("--gpus-per-trial", args.gpus_per_trial, 0),
     )

@@ -22,7 +22,8 @@ from derain.keys import YARDSTICK_MSE, reference_key
 
 SWEEP_TAG = "derain.sweep"  # parent run: the sweep's name
 CHILD_TAG = "derain.sweep.child"  # child run: its sweep's name
-TRIAL_TAG = "derain.trial_id"  # child run: the Tune trial id
+TRIAL_TAG = "derain.trial_id"  # child run: the Tune trial id (an ensemble's member: <trial id>.m<k>)
+ENSEMBLE_TAG = "derain.ensemble_trial"  # an ensemble member's child run: its ensemble's Tune trial id
 PARENT_TAG = "mlflow.parentRunId"
 GIT_TAG = "mlflow.source.git.commit"  # parent and child runs: the code's commit (MLflow's Version column)
 NOTE_TAG = "mlflow.note.content"  # parent run: its description in the UI (the space's hypothesis)

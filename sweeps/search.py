@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from derain.keys import TRAIN_STEP
+from sweeps.members import MEMBERS
 from sweeps.spaces.base import Axes, Space, grid_points
 
 
@@ -171,12 +173,14 @@ def plan(
     max_reports: int,
     final_step: int = 0,
     study: Study | None = None,
+    ensembles: Callable[[list[dict]], list[list[dict]]] | None = None,
 ) -> SearchPlan:
     """Build the Tune plan for ``space`` at one scale: its ``axes`` and default sample count ``samples``.
 
     ``num_samples``: the user's count (trials, or repeats of a grid); ``max_reports``: evaluations per trial;
     ``final_step``: a trial's last iteration (one that reports less was stopped early: PRUNED in Optuna);
-    ``study``: where Optuna persists the study (None: in memory, lost at the end).
+    ``study``: where Optuna persists the study (None: in memory, lost at the end); ``ensembles``: how a pure
+    grid's points group into ensemble trials (``sweeps.members``; None: a trial per point).
     """
     grid, sampled = dict(axes.grid), dict(axes.sampled)
     if not sampled:  # pure grid: Tune's own grid search, every point runs to completion
@@ -185,6 +189,9 @@ def plan(
             grid["point"] = repeat_points(grid["point"], num_samples, seed)
         elif num_samples and num_samples > 1:
             grid["seed"] = [seed + i for i in range(num_samples)]
+        groups = ensembles(grid_points(grid)) if ensembles is not None else []
+        if any(len(e) > 1 for e in groups):  # Tune needs no metric: the members' results are prefixed
+            return SearchPlan({MEMBERS: tune.grid_search(groups)}, None, None, 1, None, None, len(groups))
         metric, mode = next(iter(space.objectives.items()))
         grid_space = {k: tune.grid_search(v) for k, v in grid.items()}
         return SearchPlan(grid_space, None, None, 1, metric, mode, math.prod(len(v) for v in grid.values()))

@@ -42,8 +42,9 @@ from sweeps.cluster import (
 )
 from sweeps.dryrun import describe
 from sweeps.lock import SweepLock, check_not_running
+from sweeps.members import failed_members, member_rows
 from sweeps.names import NameCreator
-from sweeps.plan import Settings, SweepPlan, build_plan, flat_params
+from sweeps.plan import Settings, SweepPlan, build_plan, ensembles, flat_params
 from sweeps.preflight import (
     check_new_sweep,
     check_numbers,
@@ -52,7 +53,7 @@ from sweeps.preflight import (
     git_commit,
     stored_settings,
 )
-from sweeps.priors import pretrain_priors
+from sweeps.priors import PriorTasks, PriorWatch, start_priors
 from sweeps.results import (
     GIT_TAG,
     NOTE_TAG,
@@ -125,7 +126,9 @@ def parent_tags(plan: SweepPlan) -> dict[str, str]:
     }
 
 
-def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tuple[tune.TuneConfig, tune.RunConfig]:
+def _configs(
+    plan: SweepPlan, p: search.SearchPlan, clock: StartupClock, priors: PriorTasks
+) -> tuple[tune.TuneConfig, tune.RunConfig]:
     s, space = plan.settings, plan.space
     tags = parent_tags(plan)
     params = functools.partial(flat_params, plan.spec)
@@ -144,7 +147,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
         name=plan.name,
         storage_path=plan.storage,
         # Ray's JSON and CSV files are what --ray-dir analysis and resume read; TensorBoard files nobody does.
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), callback, clock],
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), callback, clock, PriorWatch(priors)],
         failure_config=tune.FailureConfig(max_failures=2),
         # Tune saves its experiment state every 10 s or more ("auto"); with 2 checkpoints kept, a trial that
         # evaluates faster than that had its recorded checkpoint deleted, and after a kill its resume failed
@@ -157,7 +160,7 @@ def _configs(plan: SweepPlan, p: search.SearchPlan, clock: StartupClock) -> tupl
     return tune_config, run_config
 
 
-def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock) -> tune.Tuner:
+def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock, priors: PriorTasks) -> tune.Tuner:
     """A new Tuner for the plan (its settings saved beside it), or the interrupted one restored."""
     s = plan.settings
     small = plan.space.task == "toy1d" or plan.scale in SMALL_SCALES
@@ -166,16 +169,16 @@ def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock) -> tune.Tuner:
     # takes every trial while the others are still starting. As many pending trials as can run at once.
     pending = _USER_MAX_PENDING or str(s.max_concurrent or concurrent_slots(resources))
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = pending
-    spec = dataclasses.replace(plan.spec, bank_store=BankStore.remote() if plan.space.task == "derain" else None)
+    store = BankStore.remote() if plan.space.task == "derain" else None
+    spec = dataclasses.replace(plan.spec, bank_store=store, priors=priors.refs)
     trainable = tune.with_resources(tune.with_parameters(train_trial, spec=spec), resources)
     if resume:
         log.info("resuming %s", plan.experiment)
         return tune.Tuner.restore(plan.experiment, trainable=trainable)
     samples = plan.space.samples(plan.scale)
-    p = search.plan(
-        plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, plan.final_step, plan.study
-    )
-    tune_config, run_config = _configs(plan, p, clock)
+    where = (plan.max_reports, plan.final_step, plan.study)
+    p = search.plan(plan.space, plan.axes, samples, s.seed, s.num_samples, *where, ensembles(plan))
+    tune_config, run_config = _configs(plan, p, clock, priors)
     tuner = tune.Tuner(trainable, param_space=p.param_space, tune_config=tune_config, run_config=run_config)
     if "://" not in plan.experiment:
         Path(plan.experiment).mkdir(parents=True, exist_ok=True)
@@ -184,7 +187,7 @@ def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock) -> tune.Tuner:
 
 
 def _summary(results: Any, plan: SweepPlan) -> None:
-    frame = results.get_dataframe()
+    frame = member_rows(results.get_dataframe())  # an ensemble trial is a row per member
     title, rows = summary_table(frame, plan.space, plan.axes.keys, plan.final_step)
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
         print(f"\n{title}\n{rows.to_string(index=False) if len(rows) else ''}")
@@ -221,10 +224,13 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     # Checkpointing at every evaluation is deliberate (resume); Tune's advice to do it less is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # see CheckpointConfig in _configs
-    tuner = _tuner(plan, resume, clock)
-    clock.mark("Tune set-up")
-    if pretrain_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial):
+    priors, wait = start_priors(list(plan.configs), plan.settings.cpus_per_trial, plan.settings.gpus_per_trial)
+    if wait:  # every trial needs a prior: nothing could run beside its pre-training
+        ray.get(list(priors.refs.values()))
+        priors.log_when_done()
         clock.mark("content priors")
+    tuner = _tuner(plan, resume, clock, priors)
+    clock.mark("Tune set-up")
     results = tuner.fit()
     try:  # the summary and the report read MLflow; the closing line below prints whatever they meet
         if plan.study and (closed := search.close_abandoned(plan.study)):
@@ -235,8 +241,10 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     except Exception as err:  # noqa: BLE001 - said in one line; Ray's experiment folder holds every result
         log.error("the summary failed: %s", one_line(err))
     failed = sum(1 for r in results if r.error is not None)
-    print(f"{len(results)} trials, {failed} failed; Ray experiment: {plan.experiment}")
-    return 1 if failed else 0
+    runs, lost = failed_members(results)  # ensembles: the members that diverged while the others finished
+    alone = f" ({runs} runs, {lost} failed, in ensembles)" if runs else ""
+    print(f"{len(results)} trials, {failed} failed{alone}; Ray experiment: {plan.experiment}")
+    return 1 if failed or lost else 0
 
 
 def _checked_settings(args: argparse.Namespace, dry: bool) -> tuple[Settings, str | None, str, str]:

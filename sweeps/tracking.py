@@ -9,6 +9,7 @@ child, and steps already logged are not logged twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -25,8 +26,11 @@ from ray.tune import Callback
 from derain.errors import one_line
 from derain.keys import TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
+from sweeps.members import folder, member_id, member_metrics, member_params
+from sweeps.names import member_name
 from sweeps.results import (
     CHILD_TAG,
+    ENSEMBLE_TAG,
     GIT_TAG,
     IMAGE_STEP_TAG,
     NODE_KEYS,
@@ -128,7 +132,7 @@ class MlflowSweepCallback(Callback):
             self._last_image[run_id] = float(found[0].data.tags.get(IMAGE_STEP_TAG, -1))
             self.client.update_run(run_id, status="RUNNING")
         else:
-            tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep}
+            tags = {PARENT_TAG: parent, TRIAL_TAG: trial.trial_id, CHILD_TAG: self.sweep, **trial.tags}
             tags.update({GIT_TAG: self.parent_tags[GIT_TAG]} if GIT_TAG in self.parent_tags else {})
             run_id = self.client.create_run(exp, run_name=str(trial), tags=tags).info.run_id
             log_params(self.client, run_id, self.trial_params(trial.config))
@@ -136,12 +140,12 @@ class MlflowSweepCallback(Callback):
         return run_id
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        snapshot = _TrialView.of(trial)
-        self._submit(lambda: self.child(snapshot))
+        for view in _TrialView.of(trial):
+            self._submit(functools.partial(self.child, view))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        snapshot = _TrialView.of(trial)
-        self._submit(lambda: self._log_result(snapshot, dict(result)))
+        for view in _TrialView.of(trial):
+            self._submit(functools.partial(self._log_result, view, view.own(result)))
 
     def _log_result(self, trial: Any, result: dict) -> None:
         run_id = self.child(trial)
@@ -153,20 +157,20 @@ class MlflowSweepCallback(Callback):
         log_metrics(self.client, run_id, result, int(step), tags)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        snapshot, folder = _TrialView.of(trial), checkpoint.path
-        self._submit(lambda: self._log_checkpoint(snapshot, folder))
+        for view in _TrialView.of(trial):
+            self._submit(functools.partial(self._log_checkpoint, view, view.folder(checkpoint.path)))
 
-    def _log_checkpoint(self, trial: Any, folder: str) -> None:
+    def _log_checkpoint(self, trial: Any, path: str) -> None:
         """The child's checkpoint tag, and the snapshot images of the evaluations this checkpoint adds."""
         run_id = self.child(trial)
-        tag_checkpoint(self.client, run_id, folder)
-        if Path(folder).is_dir():  # a local or shared folder; object-store checkpoints carry no images here
-            self._last_image[run_id] = log_snapshots(
-                self.client, run_id, Path(folder), self._last_image.get(run_id, -1)
-            )
+        tag_checkpoint(self.client, run_id, path)
+        if Path(path).is_dir():  # a local or shared folder; object-store checkpoints carry no images here
+            self._last_image[run_id] = log_snapshots(self.client, run_id, Path(path), self._last_image.get(run_id, -1))
 
     def _finish(self, trial: Any, status: str, error: str | None = None) -> None:
         run_id = self.child(trial)
+        if trial.diverged_step is not None:  # an ensemble's member that failed while the others went on
+            status, error = "FAILED", error or f"the loss became non-finite at step {int(trial.diverged_step)}"
         stopped = status == "FINISHED" and trial.step is not None and trial.step < self.final_step
         self.client.set_tag(run_id, "status", "failed" if status == "FAILED" else "stopped" if stopped else "finished")
         if stopped:
@@ -184,21 +188,21 @@ class MlflowSweepCallback(Callback):
                 (Path(tmp) / CONFIG).write_text(json.dumps(self.trial_params(trial.config), indent=2))
                 self.client.log_artifact(run_id, str(Path(tmp) / CONFIG))
             return
-        with checkpoint.as_directory() as folder:
+        with checkpoint.as_directory() as saved:
             for name in ARTIFACTS:
-                if (Path(folder) / name).exists():
-                    self.client.log_artifact(run_id, str(Path(folder) / name))
+                if (Path(trial.folder(saved)) / name).exists():
+                    self.client.log_artifact(run_id, str(Path(trial.folder(saved)) / name))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        snapshot = _TrialView.of(trial)
-        self._submit(lambda: self._finish(snapshot, "FINISHED"))
+        for view in _TrialView.of(trial):
+            self._submit(functools.partial(self._finish, view, "FINISHED"))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error_file = getattr(trial, "error_file", None)
         text = Path(error_file).read_text() if error_file and Path(error_file).exists() else "trial errored"
-        snapshot = _TrialView.of(trial)
         message = text.strip().splitlines()[-1] if text.strip() else "trial errored"
-        self._submit(lambda: self._finish(snapshot, "FAILED", message))
+        for view in _TrialView.of(trial):
+            self._submit(functools.partial(self._finish, view, "FAILED", message))
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         failed = sum(t.status == "ERROR" for t in trials)
@@ -221,22 +225,42 @@ class MlflowSweepCallback(Callback):
         exp = self.client.get_run(parent).info.experiment_id
         query = f"{tag_equals(PARENT_TAG, parent)} and attributes.status = 'RUNNING'"
         for run in self.client.search_runs([exp], query):
-            if run.data.tags.get(TRIAL_TAG) not in known:
+            if run.data.tags.get(ENSEMBLE_TAG, run.data.tags.get(TRIAL_TAG)) not in known:
                 self.client.set_tag(run.info.run_id, "status", "lost")
                 self.client.set_terminated(run.info.run_id, status="KILLED")
 
 
 class _TrialView:
-    """What the writer thread needs of a Tune trial, copied when the event happens (the trial moves on)."""
+    """What the writer thread needs of one run of a Tune trial (the trial, or one member of an ensemble trial),
+    copied when the event happens (the trial moves on)."""
 
-    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any, step: float | None = None):
+    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any, result: dict, member: int | None):
         self.trial_id, self.name, self.config, self.checkpoint = trial_id, name, config, checkpoint
-        self.step = step  # the last reported train/step
+        self.member = member  # None: the trial is the run
+        mine = self.own(result)
+        self.step = mine.get(TRAIN_STEP)  # the last reported train/step
+        self.diverged_step = mine.get("diverged_step") if member is not None else None
+        self.tags = {} if member is None else {ENSEMBLE_TAG: trial_id.rsplit(".m", 1)[0], "derain.member": str(member)}
 
     def __str__(self) -> str:
         return self.name
 
+    def own(self, result: dict) -> dict:
+        """This run's part of a result of its trial."""
+        return result if self.member is None else member_metrics(result, self.member)
+
+    def folder(self, path: str) -> str:
+        """This run's folder in a checkpoint of its trial at ``path``."""
+        return path if self.member is None else str(Path(path) / folder(self.member))
+
     @classmethod
-    def of(cls, trial: Any) -> _TrialView:
-        step = (getattr(trial, "last_result", None) or {}).get(TRAIN_STEP)
-        return cls(trial.trial_id, str(trial), dict(trial.config), getattr(trial, "checkpoint", None), step)
+    def of(cls, trial: Any) -> list[_TrialView]:
+        """A view per run of ``trial``: itself, or each member of an ensemble trial."""
+        config, result = dict(trial.config), dict(getattr(trial, "last_result", None) or {})
+        checkpoint, members = getattr(trial, "checkpoint", None), member_params(config)
+        if members is None:
+            return [cls(trial.trial_id, str(trial), config, checkpoint, result, None)]
+        return [
+            cls(member_id(trial.trial_id, k), member_name(p, trial.trial_id, k), p, checkpoint, result, k)
+            for k, p in enumerate(members)
+        ]

@@ -12,8 +12,8 @@ import derain
 
 ROOT = Path(derain.__file__).resolve().parents[1]
 FORBIDDEN = ("ray", "optuna", "mlflow")
-# result layout, the spaces, trial configs, the tracking-store check
-SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces", "sweeps.plan", "sweeps.preflight")
+# result layout, the spaces, trial configs, the tracking-store check, an ensemble trial's members
+SWEEPS_PUBLIC = ("sweeps.results", "sweeps.spaces", "sweeps.plan", "sweeps.preflight", "sweeps.members")
 
 
 def _module_name(path: Path) -> str:

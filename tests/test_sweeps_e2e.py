@@ -12,6 +12,7 @@ import optuna
 import pytest
 import ray
 from mlflow.tracking import MlflowClient
+from ray.tune import ExperimentAnalysis
 from sweep_cli import RUN
 
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
@@ -191,3 +192,83 @@ def test_trials_stopped_early_are_pruned_tagged_and_left_out(local_ray, tmp_path
     assert f"{len(stopped)} stopped early, left out" in pareto
     assert not any(trial_id[:8] in pareto for trial_id in stopped)  # Tune's table shows the short trial ids
     assert f"optuna-dashboard sqlite:///{tmp_path / 'ray' / 'pruned' / 'optuna.db'}" in printed
+
+
+@pytest.mark.slow
+def test_the_prior_pretrains_beside_the_trials_that_need_none(local_ray, tmp_path, caplog):
+    """The prior space's smoke grid has a trial without a prior and one with it: the first runs while the prior
+    pre-trains (a Ray task on the other CPU), the second reports nothing before the prior is in the store."""
+    store = tmp_path / "priors"
+    sets = ["--set", "prior.pretrain_iterations=300", "--set", f"prior.store={store}", "--set", "train.iterations=40"]
+    uri, args = _smoke_args("prior", tmp_path, "beside", *sets)
+    with caplog.at_level("INFO", logger="sweeps"):
+        assert main(args) == 0
+    (weights,) = store.glob("*/prior.pt")
+    ready_ms = weights.stat().st_mtime * 1000
+    client, _, children = _runs(uri, "prior", "beside")
+    by_kind = {c.data.params["prior.kind"]: c for c in children}
+    first_metric = {k: min(m.timestamp for m in client.get_metric_history(c.info.run_id, "train/step"))
+                    for k, c in by_kind.items()}  # fmt: skip
+    assert first_metric["none"] < ready_ms < first_metric["vq"]  # trained while the prior did; waited for it
+    said = [r.getMessage() for r in caplog.records]
+    assert any("content priors: 1 to make sure of, beside the trials" in m for m in said)
+    first = next(m for m in said if m.startswith("first trial running"))
+    assert "content priors" not in first  # the start-up waited for no pre-training
+
+
+def _children_by(children: list, key: str) -> dict:
+    return {c.data.params[key]: c for c in children}
+
+
+@pytest.mark.slow
+def test_an_ensemble_trial_gives_each_member_the_child_and_the_numbers_of_its_own_trial(local_ray, tmp_path):
+    """The backgrounds grid as one 2-member ensemble trial and as two trials: one child run per member with its
+    params, curves, images, artifacts and checkpoint, and the same numbers; Ray's folder reads the same."""
+    from analysis.load import load_mlflow, load_ray
+    from sweeps.results import ENSEMBLE_TAG
+
+    uri, args = _smoke_args("backgrounds", tmp_path, "together", "--ensemble", "2")
+    assert main(args) == 0
+    assert main([*_smoke_args("backgrounds", tmp_path, "alone", "--ensemble", "1")[1]]) == 0
+    client, _, together = _runs(uri, "backgrounds", "together")
+    alone = _children_by(_runs(uri, "backgrounds", "alone")[2], "data.num_backgrounds")
+    (ensemble,) = ExperimentAnalysis(str(tmp_path / "ray" / "together")).trials  # one Tune trial
+    assert sorted(c.data.tags[TRIAL_TAG] for c in together) == [f"{ensemble.trial_id}.m{k}" for k in range(2)]
+    for n, child in _children_by(together, "data.num_backgrounds").items():
+        assert child.info.status == "FINISHED" and child.data.tags[ENSEMBLE_TAG] == ensemble.trial_id
+        assert child.data.params == alone[n].data.params  # the member's own full config
+        for metric, value in alone[n].data.metrics.items():
+            assert child.data.metrics[metric] == pytest.approx(value, rel=2e-3, abs=2e-4), metric
+        history, key = client.get_metric_history(child.info.run_id, "eval/yardstick/gain_db"), "eval/yardstick/gain_db"
+        assert [m.step for m in history] == [m.step for m in client.get_metric_history(alone[n].info.run_id, key)]
+        assert {"config.json", "triptych.png"} <= {a.path for a in client.list_artifacts(child.info.run_id)}
+        images = client.list_artifacts(child.info.run_id, "images")
+        assert len([a for a in images if a.path.endswith(".png")]) == len(history)
+        checkpoint = Path(child.data.tags["derain.checkpoint"])
+        assert checkpoint.is_file() and re.fullmatch(r"m[01]", checkpoint.parent.name)
+    by_mlflow = load_mlflow("backgrounds", uri, "together")[0].set_index("trial_id")
+    by_ray = load_ray(tmp_path / "ray" / "together")[0].set_index("trial_id")
+    assert sorted(by_ray.index) == sorted(by_mlflow.index)
+    assert by_ray["eval/yardstick/gain_db"].to_dict() == pytest.approx(by_mlflow["eval/yardstick/gain_db"].to_dict())
+
+
+@pytest.mark.slow
+def test_an_ensemble_member_that_diverges_fails_alone(local_ray, tmp_path, monkeypatch):
+    space = Space(
+        "diverge",
+        "Huge streaks diverge.",
+        "toy1d",
+        "eval/heldout/psnr",
+        grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}},
+    )
+    monkeypatch.setitem(REGISTRY, "diverge", space)
+    extra = ["--set", "streaks.train=custom", "--set", "train.loss=l2", "--ensemble", "2"]
+    uri, args = _smoke_args("diverge", tmp_path, "div", *extra)
+    assert main(args) == 1  # the trial finished, one of its members failed: the exit status says so
+    _, _, children = _runs(uri, "diverge", "div")
+    status = {c.data.params["streaks.custom_amplitude"]: c.info.status for c in children}
+    assert status == {"(0.2, 0.4)": "FINISHED", "(1e+30, 1e+30)": "FAILED"}
+    fine = next(c for c in children if c.info.status == "FINISHED")
+    assert fine.data.metrics["train/step"] == float(fine.data.params["train.iterations"])
+    failed = next(c for c in children if c.info.status == "FAILED")
+    assert "non-finite" in failed.data.tags["error"] and failed.data.tags["status"] == "failed"

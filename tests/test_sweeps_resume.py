@@ -147,3 +147,35 @@ def test_the_optuna_study_survives_a_kill_and_resume(tmp_path):
     assert len(ran) == 3 and all(c.info.status == "FINISHED" for c in ran)  # one child per trial, finished
     lost = [c for c in children if c.data.tags[TRIAL_TAG] not in tune_ids]  # started by the killed driver only
     assert all(c.info.status == "KILLED" and c.data.tags["status"] == "lost" for c in lost) and len(lost) <= 1
+
+
+@pytest.mark.slow
+def test_an_ensemble_sweep_resumes_each_member_from_its_checkpoint(tmp_path):
+    """Two 2-member ensemble trials, one at a time: the driver is killed while the second ensemble is past step
+    100; after ``--resume`` every member finished once, with one child run, and no member repeats a step."""
+    from sweeps.members import member_histories
+
+    uri, storage = f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "ray"
+    common = ["--space", "toy1d", "--scale", "smoke", "--storage", str(storage), "--tracking-uri", uri]
+    common += ["--name", "resumable"]
+    first = [*common, "--max-concurrent", "1", "--num-samples", "2", "--ensemble", "2"]
+    first += ["--set", f"train.iterations={ITERATIONS}", "--set", "train.eval_every=50"]
+    proc = start_sweep(first, tmp_path)
+    _kill_when_one_finished(proc, uri, deadline_s=240, mid_step=100)
+    assert "RUNNING" in {c.info.status for c in _children(uri, "resumable")}
+    resumed = subprocess.run([*RUN, *common, "--resume"], capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+
+    analysis = ExperimentAnalysis(str(storage / "resumable"))
+    assert len(analysis.trials) == 2 and all(t.status == "TERMINATED" for t in analysis.trials)
+    members = []
+    for trial in analysis.trials:
+        history = analysis.trial_dataframes[trial.trial_id]
+        for member, _, frame in member_histories(trial.trial_id, trial.config, history):
+            members.append(member)
+            assert 1 <= (frame["train/step"] == ITERATIONS).sum() <= 2
+            steps = [s for s in frame["train/step"].tolist() if s != ITERATIONS]
+            assert steps == sorted(set(steps)), steps  # resumed from its checkpoint, not from step 0
+    children = _children(uri, "resumable")
+    assert sorted(c.data.tags[TRIAL_TAG] for c in children) == sorted(members) and len(members) == 4
+    assert all(c.info.status == "FINISHED" for c in children)
