@@ -73,7 +73,10 @@ def describe(plan: SweepPlan, address: str | None) -> str:
     prior_s = sum(c.prior.pretrain_iterations * COSTS[("derain", plan.scale)].prior_step_s for c in priors)
     # an ensemble is costed as its members run one by one: its speed-up is the device's, measured, not assumed
     longest = max((len(g) for g in groups), default=1)
-    wall = SWEEP_START_S + prior_s + math.ceil(p.trials / slots) * per_trial * longest
+    trials_s = math.ceil(p.trials / slots) * per_trial * longest
+    beside = priors and not all(getattr(c, "prior", None) and c.prior.kind != "none" for c in plan.configs)
+    # beside the trials a prior takes one slot's time (sweeps.priors); before them, the sweep waits for it
+    wall = SWEEP_START_S + (max(prior_s, (prior_s + trials_s * slots) / slots) if beside else prior_s + trials_s)
     kind = "measured" if measured else "estimated, not measured"
     gpus = "auto (a share of a GPU where the cluster has them)" if s.gpus_per_trial is None else f"{s.gpus_per_trial:g}"
     lines: list[Any] = [
