@@ -181,6 +181,27 @@ def _drop_failed(members: list[Member], values: list[float], step: int) -> bool:
     return failed
 
 
+def _train_step(stack: Stack, members: list[Member], t: TrainConfig, amp: torch.dtype | None, step: int
+                ) -> tuple[list[float], bool]:  # fmt: skip
+    """One optimiser step of every running member, as its single run's ``step``; (the losses, whether a member
+    failed at it)."""
+    alive = [m for m in members if m.error is None]
+    for s in stack.states:
+        s.model.train()
+    losses = _losses(stack, alive, t, amp)
+    values = losses.detach().tolist()
+    finite = [math.isfinite(v) for v in values]
+    failed = _drop_failed(members, values, step)
+    if any(finite):  # a failed member's loss stays out: the others' gradients are their single runs'
+        losses[torch.tensor(finite, device=losses.device)].sum().backward()
+    stack.step(t.grad_clip)
+    for m, v, ok in zip(alive, values, finite, strict=True):
+        if ok:
+            m.losses.append(v)
+            m.state.step = step
+    return values, failed
+
+
 def _evaluate(stack: Stack, members: list[Member], t: TrainConfig, on_round: RoundEval | None) -> None:
     """Evaluate every running member as its single run would, write its folder, call its callback; then
     ``on_round`` with every member's metrics or error."""
@@ -223,20 +244,9 @@ def train_ensemble(
     stacked = can_stack(members[0].state.model) if stacked is None else stacked
     stack, step, tick = Stack([m.state for m in members], train, stacked), steps.pop(), time.perf_counter()
     while step < train.iterations:
-        alive = [m for m in members if m.error is None]
-        for s in stack.states:
-            s.model.train()
-        losses = _losses(stack, alive, train, amp)
-        values, step = losses.detach().tolist(), step + 1
+        step += 1
+        values, failed = _train_step(stack, members, train, amp, step)
         finite = [math.isfinite(v) for v in values]
-        failed = _drop_failed(members, values, step)
-        if any(finite):  # a failed member's loss stays out: the others' gradients are their single runs'
-            losses[torch.tensor(finite, device=losses.device)].sum().backward()
-        stack.step(train.grad_clip)
-        for m, v, ok in zip(alive, values, finite, strict=True):
-            if ok:
-                m.losses.append(v)
-                m.state.step = step
         if failed:  # rebuilt from the survivors' states, written back after this step
             stack.write_back()
             stack = Stack([m.state for m in members if m.error is None], train, stacked)

@@ -88,9 +88,9 @@ def test_space_end_to_end(name, local_ray, tmp_path):
     assert {"summary.csv", "summary_table.json"} <= parent_files
 
 
-@pytest.mark.slow
-def test_diverged_trial_fails_while_others_finish(local_ray, tmp_path, monkeypatch):
-    # Streaks of height 1e30 overflow the float32 MSE at the first step: a deterministic divergence.
+def _diverging_space(monkeypatch) -> None:
+    """Register 'diverge': streaks of height 1e30 overflow the float32 MSE at the first step (a deterministic
+    divergence) beside a grid point that trains normally."""
     space = Space(
         "diverge",
         "Huge streaks diverge.",
@@ -99,6 +99,11 @@ def test_diverged_trial_fails_while_others_finish(local_ray, tmp_path, monkeypat
         grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}},
     )
     monkeypatch.setitem(REGISTRY, "diverge", space)
+
+
+@pytest.mark.slow
+def test_diverged_trial_fails_while_others_finish(local_ray, tmp_path, monkeypatch):
+    _diverging_space(monkeypatch)
     extra = ["--set", "streaks.train=custom", "--set", "train.loss=l2"]
     uri, args = _smoke_args("diverge", tmp_path, "div", *extra)
     assert main(args) == 1  # the sweep completes; the exit status says a trial failed
@@ -254,14 +259,7 @@ def test_an_ensemble_trial_gives_each_member_the_child_and_the_numbers_of_its_ow
 
 @pytest.mark.slow
 def test_an_ensemble_member_that_diverges_fails_alone(local_ray, tmp_path, monkeypatch):
-    space = Space(
-        "diverge",
-        "Huge streaks diverge.",
-        "toy1d",
-        "eval/heldout/psnr",
-        grid={"smoke": {"streaks.custom_amplitude": [(0.2, 0.4), (1e30, 1e30)]}},
-    )
-    monkeypatch.setitem(REGISTRY, "diverge", space)
+    _diverging_space(monkeypatch)
     extra = ["--set", "streaks.train=custom", "--set", "train.loss=l2", "--ensemble", "2"]
     uri, args = _smoke_args("diverge", tmp_path, "div", *extra)
     assert main(args) == 1  # the trial finished, one of its members failed: the exit status says so
