@@ -6,6 +6,7 @@ Everything is torn down by the test, even on failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -53,12 +54,15 @@ def _wait(check, what: str, timeout: float = 60) -> None:
     raise TimeoutError(f"{what} did not come up within {timeout} s")
 
 
-def _nodes(address: str) -> list[dict]:
-    code = f"import ray, json; ray.init(address='{address}', logging_level='ERROR'); print(json.dumps(ray.nodes()))"
+def _ask(address: str, expression: str) -> object:
+    """``expression`` evaluated by a Ray client of the cluster at ``address`` (a process of its own)."""
+    code = f"import ray, json; ray.init(address='{address}', logging_level='ERROR'); print(json.dumps({expression}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
-    import json
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    return [n for n in json.loads(out.stdout.strip().splitlines()[-1]) if n["Alive"]]
+
+def _nodes(address: str) -> list[dict]:
+    return [n for n in _ask(address, "ray.nodes()") if n["Alive"]]
 
 
 @pytest.fixture
@@ -101,7 +105,9 @@ def cluster(tmp_path):
         procs.append(_spawn(server, tmp_path / "mlflow.log"))
         uri = f"http://127.0.0.1:{mlflow_port}"
         _wait(lambda: urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200, "mlflow server", 90)
-        _wait(lambda: len(_nodes(address)) == 2, "the second Ray node", 90)
+        # A node listed alive is not yet schedulable (its raylet still registers resources): the sweep then put
+        # every trial on the head (2 of 4 runs). Wait until the cluster offers both CPUs.
+        _wait(lambda: _ask(address, "ray.available_resources().get('CPU', 0)") == 2, "the worker node's CPU", 90)
         head = next(n["NodeID"] for n in _nodes(address) if "node:__internal_head__" in n["Resources"])
         yield {"address": address, "uri": uri, "worker": worker, "head": head, "storage": tmp_path / "shared"}
     finally:
