@@ -46,6 +46,8 @@ from derain.loop import (
     close_run_dir,
     evaluate_state,
     make_scheduler,
+    memory_format,
+    new_state,
     open_run_dir,
 )
 
@@ -102,7 +104,8 @@ class Stack:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every member's output (K, B, ...) for its own batch of ``x`` (K, B, ...)."""
         if not self.stacked:
-            return torch.stack([s.model(xk) for s, xk in zip(self.states, x, strict=True)])
+            return torch.stack([s.model(xk.contiguous(memory_format=memory_format(xk)))  # as train_loop's step
+                                for s, xk in zip(self.states, x, strict=True)])  # fmt: skip
 
         def one(p: dict, b: dict, xk: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (p, b), (xk,))
@@ -152,11 +155,9 @@ def _slice(stacked: dict, mine: dict, k: int) -> dict:
 
 def _member(task: Task, seed: int, t: TrainConfig, device: torch.device, run_dir: Path | None, config: dict,
             on_eval: Callable[[int, dict[str, float]], None] | None, resume: bool) -> Member:  # fmt: skip
-    """A member's single-run state, built as ``train_loop`` builds it, its folder opened (and resumed)."""
-    model = task.model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=t.lr)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 or none: a shared fp16 scale would couple runs
-    state = LoopState(model, opt, make_scheduler(opt, t), scaler, torch.Generator(device=device).manual_seed(seed))
+    """A member's single-run state, built by ``train_loop``'s own ``new_state``, its folder opened (and resumed).
+    No fp16 scaler: a shared loss scale would couple the members (the ensemble runs bf16 or fp32)."""
+    state = new_state(task, t, device, seed, None)
     open_run_dir(run_dir, state, config, resume)
     return Member(task, state, RunWriter(run_dir, config, on_eval))
 

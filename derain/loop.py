@@ -194,18 +194,24 @@ def train_loop(
         resume: continue from ``run_dir/checkpoint.pt`` if it exists.
         config: the run's config as a plain dict, for ``config.json`` and the checkpoint.
     """
-    model = task.model.to(device)
-    if next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None) is not None:
-        model = model.to(memory_format=torch.channels_last)  # as its 2D batches come (see memory_format)
-    opt = torch.optim.Adam(model.parameters(), lr=train.lr)
     amp = amp_dtype(device, train.amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    s = LoopState(model, opt, make_scheduler(opt, train), scaler, gen)
+    s = new_state(task, train, device, seed, amp)
     open_run_dir(run_dir, s, config or {}, resume)
     metrics = _train(task, s, train, amp, RunWriter(run_dir, config or {}, on_eval)) or evaluate_state(task, s, [])
     close_run_dir(run_dir, metrics)
     return metrics
+
+
+def new_state(task: Task, t: TrainConfig, device: torch.device, seed: int, amp: torch.dtype | None) -> LoopState:
+    """A run's fresh loop state: ``task.model`` on ``device`` (channels_last when it convolves images, as its
+    2D batches come: see ``memory_format``), Adam, the schedule, the AMP scaler (used for fp16 only) and the
+    batch generator seeded with ``seed``."""
+    model = task.model.to(device)
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=t.lr)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    return LoopState(model, opt, make_scheduler(opt, t), scaler, torch.Generator(device=device).manual_seed(seed))
 
 
 def open_run_dir(run_dir: Path | None, s: LoopState, config: dict, resume: bool) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from derain.keys import TRAIN_STEP
+
 MEMBERS = "members"  # the config key of an ensemble trial
 _OWN = re.compile(r"^m(\d+)/")
 
@@ -115,5 +117,6 @@ def member_histories(trial_id: str, config: dict, history: pd.DataFrame) -> list
         own = {c: c.split("/", 1)[1] for c in history.columns if c.startswith(f"m{k}/")}
         shared = [c for c in history.columns if not _OWN.match(c) and c not in own.values()]
         frame = history[shared + list(own)].rename(columns=own)
-        out.append((member_id(trial_id, k), p, frame.dropna(subset=[c for c in own.values() if c == "train/step"])))
+        reported = frame.dropna(subset=[TRAIN_STEP]) if TRAIN_STEP in frame else frame  # its own reports only
+        out.append((member_id(trial_id, k), p, reported))
     return out

@@ -234,13 +234,14 @@ class _TrialView:
     """What the writer thread needs of one run of a Tune trial (the trial, or one member of an ensemble trial),
     copied when the event happens (the trial moves on)."""
 
-    def __init__(self, trial_id: str, name: str, config: dict, checkpoint: Any, result: dict, member: int | None):
-        self.trial_id, self.name, self.config, self.checkpoint = trial_id, name, config, checkpoint
+    def __init__(self, trial: Any, name: str, config: dict, result: dict, member: int | None = None):
         self.member = member  # None: the trial is the run
+        self.trial_id = trial.trial_id if member is None else member_id(trial.trial_id, member)
+        self.name, self.config, self.checkpoint = name, config, getattr(trial, "checkpoint", None)
         mine = self.own(result)
         self.step = mine.get(TRAIN_STEP)  # the last reported train/step
         self.diverged_step = mine.get("diverged_step") if member is not None else None
-        self.tags = {} if member is None else {ENSEMBLE_TAG: trial_id.rsplit(".m", 1)[0], "derain.member": str(member)}
+        self.tags = {} if member is None else {ENSEMBLE_TAG: trial.trial_id, "derain.member": str(member)}
 
     def __str__(self) -> str:
         return self.name
@@ -257,10 +258,7 @@ class _TrialView:
     def of(cls, trial: Any) -> list[_TrialView]:
         """A view per run of ``trial``: itself, or each member of an ensemble trial."""
         config, result = dict(trial.config), dict(getattr(trial, "last_result", None) or {})
-        checkpoint, members = getattr(trial, "checkpoint", None), member_params(config)
+        members = member_params(config)
         if members is None:
-            return [cls(trial.trial_id, str(trial), config, checkpoint, result, None)]
-        return [
-            cls(member_id(trial.trial_id, k), member_name(p, trial.trial_id, k), p, checkpoint, result, k)
-            for k, p in enumerate(members)
-        ]
+            return [cls(trial, str(trial), config, result)]
+        return [cls(trial, member_name(p, trial.trial_id, k), p, result, k) for k, p in enumerate(members)]

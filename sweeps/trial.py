@@ -64,9 +64,13 @@ def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
             fit1d(cfg, **run) if task == "toy1d" else fit(cfg, banks=shared_banks(spec.bank_store, cfg), **run)
         except NonFiniteLossError as err:
             (run_dir / DIVERGED).write_text(str(err))
-            worst = sanitize({k: float("nan") for k in spec.objectives}, spec.objectives)
-            report(err.step, {**sanitize(last, {}), **worst}, {"diverged_step": err.step})
+            report(err.step, {**sanitize(last, {}), **_worst(spec)}, {"diverged_step": err.step})
             raise TrialDivergedError(str(err)) from err
+
+
+def _worst(spec: TrialSpec) -> dict[str, float]:
+    """The objectives' worst values: what a diverged run reports, so that no searcher waits on it."""
+    return sanitize(dict.fromkeys(spec.objectives, float("nan")), spec.objectives)
 
 
 def _restore(run_dir: Path) -> bool:
@@ -103,8 +107,7 @@ def train_members(members: list[dict[str, Any]], spec: TrialSpec) -> None:
                 if isinstance(result, NonFiniteLossError) and k not in failed:
                     failed[k] = (result.step, str(result))
                     (dirs[k] / DIVERGED).write_text(f"{result.step}\t{result}")
-                    worst = sanitize({m: float("nan") for m in spec.objectives}, spec.objectives)
-                    out.update(prefixed(k, {**sanitize(last.get(k, {}), {}), **worst}))
+                    out.update(prefixed(k, {**sanitize(last.get(k, {}), {}), **_worst(spec)}))
                 elif isinstance(result, dict):
                     last[k] = result
                     out.update(prefixed(k, sanitize(result, spec.objectives)))
