@@ -10,7 +10,6 @@ sigma 1.5 over the valid region, C1 = (0.01 L)^2, C2 = (0.03 L)^2 for data range
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 BT601 = (65.481, 128.553, 24.966)  # RGB weights of Y, for values in [0, 1] and Y in [0, 255]
 WINDOW, SIGMA = 11, 1.5
@@ -31,11 +30,16 @@ def psnr_y(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     return 10.0 * torch.log10(1.0 / mse)
 
 
-def _gaussian_window(device: torch.device) -> torch.Tensor:
-    taps = torch.arange(WINDOW, dtype=torch.float64, device=device) - (WINDOW - 1) / 2
+def _gaussian_means(x: torch.Tensor) -> torch.Tensor:
+    """Gaussian-weighted means of every 11x11 window (valid region) of the last two dims of ``x`` (float64):
+    separable, one 11-tap pass per axis over sliding views (a quarter of the 2D convolution's time on the CPU,
+    where float64 convolutions have no fast kernel)."""
+    taps = torch.arange(WINDOW, dtype=torch.float64, device=x.device) - (WINDOW - 1) / 2
     g = torch.exp(-(taps**2) / (2 * SIGMA**2))
     g = g / g.sum()
-    return (g[:, None] * g[None, :]).view(1, 1, WINDOW, WINDOW)
+    for dim in (-1, -2):
+        x = x.unfold(dim, WINDOW, 1) @ g
+    return x
 
 
 def ssim_y(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -46,11 +50,8 @@ def ssim_y(out: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     a, b = y_channel(out), y_channel(clean)
     if min(a.shape[-2:]) < WINDOW:
         return torch.full((a.shape[0],), float("nan"), dtype=torch.float64, device=a.device)
-    w = _gaussian_window(a.device)
-    mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
-    var_a = F.conv2d(a * a, w) - mu_a**2
-    var_b = F.conv2d(b * b, w) - mu_b**2
-    cov = F.conv2d(a * b, w) - mu_a * mu_b
+    mu_a, mu_b, aa, bb, ab = _gaussian_means(torch.stack([a, b, a * a, b * b, a * b]))
+    var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
     c1, c2 = 0.01**2, 0.03**2
     ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return ssim_map.mean(dim=(1, 2, 3))
