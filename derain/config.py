@@ -92,7 +92,7 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)  # multistep: fractions of iterations where lr *= gamma
     gamma: float = 0.5  # multistep decay factor
     grad_clip: float = 0.0  # max global gradient norm; 0 = off
-    amp: bool = True  # mixed precision, only ever enabled on CUDA
+    amp: bool = True  # bf16/fp16 training steps on CUDA and on CPUs with AMX (loop.amp_dtype)
     eval_every: int = 500  # iterations between evaluations (the last iteration always evaluates)
     log_every: int = 100  # iterations between progress lines
     eval_batch: int = 32  # images per forward pass during evaluation

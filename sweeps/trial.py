@@ -20,12 +20,13 @@ from ray import tune
 
 from derain.device import resolve_device
 from derain.ensemble import fit_ensemble
-from derain.loop import CHECKPOINT, NonFiniteLossError
+from derain.loop import CHECKPOINT, NonFiniteLossError, precision
 from derain.toy1d import fit1d
 from derain.train import fit
 from sweeps.members import folder, member_params, prefixed
 from sweeps.plan import TrialSpec, resolve, sanitize, trial_config
 from sweeps.priors import wait_for_prior
+from sweeps.results import PRECISION_KEY
 from sweeps.shared import shared_banks
 
 DIVERGED = "diverged.txt"
@@ -35,12 +36,13 @@ class TrialDivergedError(RuntimeError):
     """Raised by a trial whose loss became non-finite (also on every retry of it)."""
 
 
-def worker_setup() -> tuple[torch.device, dict[str, str]]:
-    """(device, node keys) of the trial running here; torch gets the trial's CPUs as threads."""
+def worker_setup(amp: bool) -> tuple[torch.device, dict[str, str]]:
+    """(device, the keys every report carries: node, training precision) of the trial running here, whose
+    config says ``train.amp``; torch gets the trial's CPUs as threads."""
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # one "checkpoint created" line per report is noise
     device = resolve_device("auto", gpu_granted=bool(ray.get_gpu_ids()))
     torch.set_num_threads(max(1, int(tune.get_context().get_trial_resources().required_resources.get("CPU", 1))))
-    return device, {"node_id": ray.get_runtime_context().get_node_id()}
+    return device, {"node_id": ray.get_runtime_context().get_node_id(), PRECISION_KEY: precision(device, amp)}
 
 
 def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
@@ -49,7 +51,7 @@ def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
         return train_members(members, spec)
     task, cfg = resolve(spec, params)[0], trial_config(spec, params)
     wait_for_prior(cfg, spec.priors)  # its pre-training task runs beside the trials that need none
-    device, node = worker_setup()
+    device, node = worker_setup(cfg.train.amp)
     last: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="derain-trial-") as folder:
         run_dir = Path(folder)
@@ -92,7 +94,7 @@ def train_members(members: list[dict[str, Any]], spec: TrialSpec) -> None:
     cfgs = [trial_config(spec, p) for p in members]
     for cfg in cfgs:
         wait_for_prior(cfg, spec.priors)
-    device, node = worker_setup()
+    device, node = worker_setup(cfgs[0].train.amp)  # members share their train config
     with tempfile.TemporaryDirectory(prefix="derain-ensemble-") as tmp:
         run_dir = Path(tmp)
         dirs = [run_dir / folder(k) for k in range(len(cfgs))]

@@ -11,10 +11,12 @@ from pathlib import Path
 import optuna
 import pytest
 import ray
+import torch
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 from sweep_cli import RUN
 
+from derain.loop import precision
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
 from sweeps.run import main
 from sweeps.spaces import REGISTRY
@@ -75,6 +77,8 @@ def test_space_end_to_end(name, local_ray, tmp_path):
         assert child.info.status == "FINISHED"
         assert {metric, "train/loss", "train/step", "eval/heldout/psnr"} <= set(child.data.metrics)
         assert "ray.node_id" in child.data.tags and child.data.params
+        amp = child.data.params["train.amp"] == "True"  # the trial's training dtype, as this machine decides it
+        assert child.data.tags["derain.precision"] == precision(torch.device("cpu"), amp)
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert "config.json" in artifacts
         if child.data.metrics["train/step"] == float(child.data.params["train.iterations"]):
