@@ -45,8 +45,9 @@ SCALES: dict[str, dict[str, Any]] = {
     # Why these numbers: at 48 px a 128-px streak (25-55 px) becomes 9-21 px, still several times the
     # widths, so rain types stay distinguishable; a 4-block x 32-channel ResNet (85k parameters) runs about
     # 80 ms per batch of 8 on one core in fp32 (25 ms in bf16 on a CPU with AMX: train.amp), so 1500
-    # iterations (12k samples) plus four evaluations of 16 images x 10 sets fit in under 3 minutes (1). The higher learning rate (5e-4) compensates for the
-    # short schedule; with it the seen-rain removal reaches a level where the seen/unseen gap is readable.
+    # iterations (12k samples) plus four evaluations of 16 images x 10 sets fit in under 3 minutes. The higher
+    # learning rate (5e-4) compensates for the short schedule; with it the seen-rain removal reaches a level
+    # where the seen/unseen gap is readable.
     # The content prior (taming layout, 32/64 channels, 3 levels) costs ~0.27 s per pre-training step of 8
     # patches on one core, so it gets 500 steps (about 2.5 minutes, once per prior thanks to the store).
     "cpu": {

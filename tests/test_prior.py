@@ -9,7 +9,7 @@ from derain.errors import ConfigError
 from derain.loop import train_loop
 from derain.prior.restorer import frozen_parameters
 from derain.prior.store import ensure_prior, prior_key
-from derain.prior.taming import Layout
+from derain.prior.taming import GroupNorm32, Layout
 from derain.prior.vq import VQModel, load_taming
 from derain.scales import make_config
 from derain.train import build_task, fit
@@ -146,3 +146,18 @@ def test_the_unquantised_baseline_shares_the_prior_but_skips_the_codebook(tmp_pa
         assert on_codebook(zq).max() < 1e-3 < on_codebook(z).max()  # vq snaps the latents; ae's stay off the codebook
         torch.testing.assert_close(vq(x), vq.prior.decode(zq))
         torch.testing.assert_close(ae(x), ae.prior.decode(z))
+
+
+def test_group_norm32_normalises_bf16_inputs_in_float32_and_keeps_the_layout():
+    """Under autocast a bf16 (channels_last) input is normalised in fp32, as nn.GroupNorm would normalise the same
+    values in fp32, and comes back channels_last; fp32 inputs take nn.GroupNorm's own path, bit for bit."""
+    torch.manual_seed(0)
+    ours, theirs = GroupNorm32(32, 64, eps=1e-6), torch.nn.GroupNorm(32, 64, eps=1e-6)
+    theirs.load_state_dict(ours.state_dict())
+    x = (3 * torch.randn(2, 64, 8, 8) + 1).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(ours(x), theirs(x))
+    low = x.bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = ours(low)
+    assert y.dtype == torch.float32 and y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, theirs(low.float()), rtol=1e-5, atol=1e-5)

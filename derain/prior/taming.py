@@ -32,8 +32,26 @@ class Layout:
         return 2 ** (len(self.ch_mult) - 1)
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm in float32 on a contiguous tensor, (B, C, H, W) back in the input's memory format.
+
+    Under autocast its input comes in bf16 (a convolution's output): CUDA's autocast runs group_norm in float32
+    anyway, the CPU's does not, and oneDNN's bf16 channels_last GroupNorm backward took 55 % of a bf16 step of
+    the cpu preset's prior restorer (334 ms per step, against 248 ms in fp32; 154 ms with this). Same
+    parameters as ``nn.GroupNorm``, so stored priors load unchanged; fp32 inputs take ``nn.GroupNorm``'s path.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            y = F.group_norm(x.float().contiguous(), self.num_groups, self.weight, self.bias, self.eps)
+        last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        return y.contiguous(memory_format=torch.channels_last) if last else y
+
+
 def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
+    return GroupNorm32(num_groups=32, num_channels=channels, eps=1e-6, affine=True)
 
 
 class ResnetBlock(nn.Module):
