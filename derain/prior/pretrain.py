@@ -19,6 +19,7 @@ from torch import nn
 from derain.config import Config
 from derain.data.banks import banks_for
 from derain.data.sources import BUILTIN
+from derain.loop import amp_dtype
 from derain.metrics import psnr
 from derain.prior.taming import Layout
 from derain.prior.vq import VQModel
@@ -80,7 +81,7 @@ def codebook_stats(model: VQModel, patches: torch.Tensor, device: torch.device) 
 def _batch(pool: torch.Tensor, size: int, g: torch.Generator, device: torch.device) -> torch.Tensor:
     x = pool[torch.randint(len(pool), (size,), generator=g)].to(device).float() / 255
     flip = torch.rand(size, 1, 1, 1, generator=g).to(device) < 0.5
-    return torch.where(flip, x.flip(-1), x)
+    return torch.where(flip, x.flip(-1), x).contiguous(memory_format=torch.channels_last)
 
 
 def _gan_losses(disc: nn.Module, x: torch.Tensor, rec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,13 +101,17 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
     """Pre-train the prior of ``cfg.prior`` and return it with its metrics.
 
     Seeded by the data seed, not the training seed: like a downloaded VQGAN, one prior serves every trial of a
-    sweep, whatever seed each trial trains its restorer with.
+    sweep, whatever seed each trial trains its restorer with. With ``train.amp`` the encoder and decoder run in
+    bf16 where ``loop.amp_dtype`` gives bf16 (CUDA, a CPU with AMX: 170 vs 274 ms per cpu-preset step on one
+    core); the codebook lookup stays in float32.
     """
     p, start = cfg.prior, time.perf_counter()
     train_pool, heldout = pretrain_pools(cfg)
     g = torch.Generator().manual_seed(cfg.data.seed)
     model, disc = seeded(cfg.data.seed, lambda: _networks(cfg))
-    model, disc = model.to(device), disc.to(device) if disc is not None else None
+    model, disc = model.to(device, memory_format=torch.channels_last), disc.to(device) if disc is not None else None
+    amp = amp_dtype(device, cfg.train.amp)
+    amp = amp if amp == torch.bfloat16 else None  # fp16 would need a loss scaler
     opt = torch.optim.Adam(model.parameters(), lr=p.pretrain_lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.pretrain_lr) if disc else None
     l1: list[float] = []
@@ -114,9 +119,10 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
     for step in range(1, p.pretrain_iterations + 1):
         model.train()
         x = _batch(train_pool, p.pretrain_batch, g, device)
-        z = model.encode(x)
-        zq, qloss, _ = model.quantize(z)
-        rec = model.decode(zq)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            z = model.encode(x)
+            zq, qloss, _ = model.quantize(z)  # in float32 (VectorQuantizer)
+            rec = model.decode(zq).float()
         loss = F.l1_loss(rec, x) + qloss
         if disc is not None and step > p.gan_start * p.pretrain_iterations:
             g_loss, d_loss = _gan_losses(disc, x, rec)

@@ -30,7 +30,12 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("usage", torch.zeros(n_embed), persistent=False)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z (B, D, h, w) -> (quantised z (straight-through), codebook loss, indices (B, h, w))."""
+        """z (B, D, h, w) -> (quantised z (straight-through), codebook loss, indices (B, h, w)), in float32 even
+        under autocast: bf16 distances (8 bits of mantissa) would pick other nearest codes than fp32 ones."""
+        with torch.autocast(z.device.type, enabled=False):
+            return self._quantize(z.float())
+
+    def _quantize(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
         dist = (
             flat.pow(2).sum(1, keepdim=True)
@@ -51,7 +56,7 @@ class VectorQuantizer(nn.Module):
         if len(dead):
             flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
             pick = torch.randint(len(flat), (len(dead),), generator=generator, device=generator.device)
-            self.embedding.weight.data[dead] = flat[pick.to(flat.device)]
+            self.embedding.weight.data[dead] = flat[pick.to(flat.device)].to(self.embedding.weight.dtype)
         self.usage.zero_()
         return len(dead)
 
