@@ -81,9 +81,9 @@ def ladder(df: pd.DataFrame, x: str, prefer: dict[str, str] | None = None) -> pd
 
 
 def _finished(df: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The finished trials of ``task`` (its name in ``derain.tasks.TASKS``: every trial's params say it)."""
     out = df[df["status"] == "finished"] if "status" in df else df
-    key = K if task == "toy1d" else N
-    return out[out[key].notna()] if key in out else out.iloc[0:0]
+    return out[out["task"] == task] if "task" in out else out.iloc[0:0]
 
 
 def _derain(df: pd.DataFrame, degradation: str = "rain", prior: str | None = "none") -> pd.DataFrame:

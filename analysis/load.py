@@ -43,6 +43,8 @@ from sweeps.results import (
     STUDY_TAG,
     SWEEP_TAG,
     TRIAL_TAG,
+    node_tag,
+    parent_run,
     tag_equals,
 )
 
@@ -129,22 +131,21 @@ def _mlflow_status(run: Any) -> str:
     return {"FINISHED": "finished", "FAILED": "failed", "KILLED": "lost"}.get(run.info.status, "running")
 
 
-def parent_run(client, experiment: str, sweep: str | None = None):
-    """The sweep's parent run: by name, else the newest sweep of the experiment."""
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
+def sweep_parent(client: MlflowClient, experiment: str, sweep: str | None = None):
+    """The sweep's parent run: by name, else the newest sweep of the experiment; a ValueError naming what is
+    missing otherwise."""
+    if client.get_experiment_by_name(experiment) is None:
         raise ValueError(f"no MLflow experiment '{experiment}'")
-    query = tag_equals(SWEEP_TAG, sweep) if sweep else f"tags.`{SWEEP_TAG}` != ''"
-    runs = client.search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
-    if not runs:
+    run = parent_run(client, experiment, sweep)
+    if run is None:
         raise ValueError(f"no sweep {sweep or ''} in MLflow experiment '{experiment}'".replace("  ", " "))
-    return runs[0]
+    return run
 
 
 def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) of a sweep tracked in MLflow (the newest sweep of ``experiment`` unless ``sweep``)."""
     client = MlflowClient(tracking_uri)
-    parent = parent_run(client, experiment, sweep)
+    parent = sweep_parent(client, experiment, sweep)
     children = client.search_runs([parent.info.experiment_id], tag_equals(PARENT_TAG, parent.info.run_id))
     rows, curves = [], []
     for run in children:
@@ -155,7 +156,7 @@ def load_mlflow(experiment: str, tracking_uri: str, sweep: str | None = None) ->
             {
                 "trial_id": trial_id,
                 "run_id": run.info.run_id,
-                "node": run.data.tags.get("ray.hostname", ""),
+                "node": run.data.tags.get(node_tag("hostname"), ""),
                 "status": _mlflow_status(run),
                 "result_note": "",  # MLflow holds every step a trial logged; only Ray's files can lose one
                 **{k: _typed(v) for k, v in run.data.params.items()},

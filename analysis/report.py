@@ -33,14 +33,13 @@ from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
 from derain.cli import fail, setup_logging
 from derain.errors import DerainError, one_line, redact
-from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, eval_key
+from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN
 from sweeps.preflight import check_tracking
 from sweeps.results import default_tracking_uri, sqlite_path
 
 log = logging.getLogger(__name__)
 
 N = "data.num_backgrounds"
-ALBU_REMOVAL, EXTREME_REMOVAL = eval_key("albu", "heldout", "removal"), eval_key("extreme", "heldout", "removal")
 GROUPS = ("data.source", "model.name", "prior.kind", "rain.train", "noise.train", "data.sharpness_bin")
 BY_KEY = {  # ablation axis -> the metric its figure shows (every line joins trials that differ only in it)
     "data.sharpness_bin": YARDSTICK_GAIN,

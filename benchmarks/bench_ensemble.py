@@ -61,7 +61,7 @@ def time_data(members: list, t, steps: int, device: torch.device) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         for m in members:
-            m.task.sample(t.batch_size, m.state.gen)
+            m.parts.sample(t.batch_size, m.state.gen)
     _sync(device)
     return (time.perf_counter() - start) / steps
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from derain.cli import parse_overrides
 from derain.config import Config
 from derain.device import resolve_device
-from derain.loop import LOSSES, Task, amp_dtype, train_loop
+from derain.loop import LOSSES, RunParts, amp_dtype, train_loop
 from derain.scales import make_config
 from derain.train import build_task
 
@@ -32,9 +32,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_fit(task: Task, cfg: Config, device: torch.device, iterations: int) -> float:
+def time_fit(parts: RunParts, cfg: Config, device: torch.device, iterations: int) -> float:
     """Seconds per iteration of the shared loop with evaluation replaced by a no-op."""
-    quiet = Task(task.model, task.sample, lambda m: {})
+    quiet = RunParts(parts.model, parts.sample, lambda m: {})
     t = cfg.train.__class__(
         **{**cfg.train.__dict__, "iterations": iterations, "eval_every": iterations, "log_every": 10**9}
     )
@@ -69,13 +69,13 @@ def time_bare(model: torch.nn.Module, batches: list, cfg: Config, device: torch.
     return (time.perf_counter() - start) / iterations
 
 
-def time_data(task: Task, cfg: Config, device: torch.device, iterations: int) -> float:
+def time_data(parts: RunParts, cfg: Config, device: torch.device, iterations: int) -> float:
     g = torch.Generator(device=device).manual_seed(0)
-    task.sample(cfg.train.batch_size, g)
+    parts.sample(cfg.train.batch_size, g)
     _sync(device)
     start = time.perf_counter()
     for _ in range(iterations):
-        task.sample(cfg.train.batch_size, g)
+        parts.sample(cfg.train.batch_size, g)
     _sync(device)
     return (time.perf_counter() - start) / iterations
 
@@ -90,15 +90,15 @@ def main() -> None:
     args = p.parse_args()
     device = resolve_device(args.device)
     cfg = make_config(args.scale, parse_overrides(args.overrides, Config()))
-    task = build_task(cfg, device)
-    bare_model = copy.deepcopy(task.model)
+    parts = build_task(cfg, device)
+    bare_model = copy.deepcopy(parts.model)
     g = torch.Generator(device=device).manual_seed(1)
-    batches = [task.sample(cfg.train.batch_size, g) for _ in range(16)]
+    batches = [parts.sample(cfg.train.batch_size, g) for _ in range(16)]
     rounds: dict[str, list[float]] = {"fit": [], "bare": [], "data": []}
     for _ in range(args.rounds):  # interleaved, so a slow spell of a shared machine hits both loops alike
-        rounds["fit"].append(time_fit(task, cfg, device, args.iterations))
+        rounds["fit"].append(time_fit(parts, cfg, device, args.iterations))
         rounds["bare"].append(time_bare(bare_model, batches, cfg, device, args.iterations))
-        rounds["data"].append(time_data(task, cfg, device, args.iterations))
+        rounds["data"].append(time_data(parts, cfg, device, args.iterations))
     fit_s, bare_s, data_s = (statistics.median(rounds[k]) for k in ("fit", "bare", "data"))
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(

@@ -1,5 +1,5 @@
-"""What every command line of the project shares: one-line usage errors, exit codes, ``--set`` parsing,
-logging set-up, and the single-run CLI that ``python -m derain.train`` and ``python -m derain.toy1d`` both are.
+"""What every command line of the project shares (the sweep's and the single runs'): one-line usage errors, exit
+codes, ``--set`` parsing, logging set-up. The single-run CLIs themselves are ``derain.run_cli``.
 
 Exit codes: 0 done, 1 ran but some trials failed (sweeps), 2 bad input (one line on stderr, before any
 work), 3 the training diverged.

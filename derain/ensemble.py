@@ -2,7 +2,7 @@
 
 Each member keeps everything a single run has - its config, data, background bank, seed, batch generator,
 rain, evaluation sets, run folder and checkpoint - and gets the numbers that run would get alone (to float
-tolerance: stacked convolutions round differently): ``train_ensemble`` of K tasks equals K ``train_loop``
+tolerance: stacked convolutions round differently): ``train_ensemble`` of K runs equals K ``train_loop``
 calls. What the members share is the step: their parameters are stacked (``stack_module_state``) and one
 ``vmap(functional_call)`` computes every member's forward and backward at once, which fills a GPU that one
 small trial leaves idle. One Adam over the stacked parameters is K Adams (its update is elementwise); gradient
@@ -20,7 +20,6 @@ than separate runs (``benchmarks/bench_ensemble.py``), so sweeps ensemble on GPU
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import math
 import time
@@ -40,8 +39,8 @@ from derain.loop import (
     LOSSES,
     LoopState,
     NonFiniteLossError,
+    RunParts,
     RunWriter,
-    Task,
     amp_dtype,
     close_run_dir,
     evaluate_state,
@@ -50,6 +49,7 @@ from derain.loop import (
     new_state,
     open_run_dir,
 )
+from derain.tasks import task_of
 
 log = logging.getLogger(__name__)
 MemberEval = Callable[[int, int, dict[str, float]], None]  # (member index, step, metrics)
@@ -64,9 +64,9 @@ def can_stack(model: nn.Module) -> bool:
 
 @dataclass
 class Member:
-    """One run of the ensemble: its task, single-run loop state and folder writer, and how it ended."""
+    """One run of the ensemble: its parts, single-run loop state and folder writer, and how it ended."""
 
-    task: Task
+    parts: RunParts
     state: LoopState
     writer: RunWriter
     error: NonFiniteLossError | None = None
@@ -153,18 +153,18 @@ def _slice(stacked: dict, mine: dict, k: int) -> dict:
     return {"state": state, "param_groups": groups}
 
 
-def _member(task: Task, seed: int, t: TrainConfig, device: torch.device, run_dir: Path | None, config: dict,
+def _member(parts: RunParts, seed: int, t: TrainConfig, device: torch.device, run_dir: Path | None, config: dict,
             on_eval: Callable[[int, dict[str, float]], None] | None, resume: bool) -> Member:  # fmt: skip
     """A member's single-run state, built by ``train_loop``'s own ``new_state``, its folder opened (and resumed).
     No fp16 scaler: a shared loss scale would couple the members (the ensemble runs bf16 or fp32)."""
-    state = new_state(task, t, device, seed, None)
+    state = new_state(parts, t, device, seed, None)
     open_run_dir(run_dir, state, config, resume)
-    return Member(task, state, RunWriter(run_dir, config, on_eval))
+    return Member(parts, state, RunWriter(run_dir, config, on_eval))
 
 
 def _losses(stack: Stack, alive: list[Member], t: TrainConfig, amp: torch.dtype | None) -> torch.Tensor:
     """Each member's training loss (K,) on its own batch, drawn with its own generator."""
-    batches = [m.task.sample(t.batch_size, m.state.gen) for m in alive]
+    batches = [m.parts.sample(t.batch_size, m.state.gen) for m in alive]
     inputs, targets = (torch.stack(b) for b in zip(*batches, strict=True))
     with torch.autocast(inputs.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         out = stack.forward(inputs).float()
@@ -209,16 +209,16 @@ def _evaluate(stack: Stack, members: list[Member], t: TrainConfig, on_round: Rou
     stack.write_back()
     for m in members:
         if m.error is None:
-            m.metrics = evaluate_state(m.task, m.state, m.losses)
+            m.metrics = evaluate_state(m.parts, m.state, m.losses)
             m.losses = []
-            m.writer.save(m.task, m.state, m.metrics, last=m.state.step == t.iterations)
+            m.writer.save(m.parts, m.state, m.metrics, last=m.state.step == t.iterations)
             m.writer.notify(m.state.step, m.metrics)
     if on_round is not None:
         on_round(max(m.state.step for m in members), {k: m.error or m.metrics for k, m in enumerate(members)})
 
 
 def train_ensemble(
-    tasks: Sequence[Task],
+    runs: Sequence[RunParts],
     *,
     train: TrainConfig,
     seeds: Sequence[int],
@@ -230,13 +230,13 @@ def train_ensemble(
     resume: bool = False,
     stacked: bool | None = None,
 ) -> list[dict[str, float] | NonFiniteLossError]:
-    """Train ``tasks`` (one architecture, one ``train`` schedule) as one ensemble; per member, its last metrics or
+    """Train ``runs`` (one architecture, one ``train`` schedule) as one ensemble; per member, its last metrics or
     the ``NonFiniteLossError`` it failed with. ``stacked``: vmap the members (default: when the architecture
     allows); ``on_eval(member, step, metrics)`` after each member's evaluation, its folder written; ``on_round``
     after each evaluation of them all (``RoundEval``)."""
     notify = (lambda k: lambda step, m: on_eval(k, step, m)) if on_eval else (lambda k: None)
-    parts = zip(tasks, seeds, run_dirs, configs, strict=True)
-    members = [_member(*part[:2], train, device, *part[2:], notify(k), resume) for k, part in enumerate(parts)]
+    each = zip(runs, seeds, run_dirs, configs, strict=True)
+    members = [_member(*run[:2], train, device, *run[2:], notify(k), resume) for k, run in enumerate(each)]
     steps = {m.state.step for m in members}
     if len(steps) > 1:
         raise ValueError(f"the members' checkpoints are at different steps {sorted(steps)}: resume them one by one")
@@ -269,10 +269,7 @@ def train_ensemble(
 def ensemble_key(cfg: Any) -> tuple:
     """What members of one ensemble must share: the config type, the model (the prior's, when it has one), the
     training schedule and the input size. Everything else (data, rain, seed, N, ...) is the member's own."""
-    if hasattr(cfg, "content"):
-        return (type(cfg).__name__, cfg.model, cfg.train, cfg.content.length)
-    prior = dataclasses.replace(cfg.prior, store="") if cfg.prior.kind != "none" else None
-    return (type(cfg).__name__, cfg.model, cfg.train, prior, cfg.data.patch_size, cfg.data.channels)
+    return (type(cfg).__name__, cfg.model, cfg.train, *task_of(cfg).shape(cfg))
 
 
 def fit_ensemble(
@@ -291,17 +288,14 @@ def fit_ensemble(
     ``banks(cfg)``: a 2D member's (candidate, held-out) patch banks, when the caller shares them (sweeps).
     Returns per member its last metrics, or the ``NonFiniteLossError`` it failed with.
     """
-    from derain.toy1d.fit import build_task_1d  # the task builders import the models: here, not at import time
-    from derain.train import build_task
-
     keys = {ensemble_key(c) for c in cfgs}
     if len(keys) != 1:
         raise ConfigError("ensemble members must share the model, the train section and the input size")
     device = resolve_device(device)
-    toy = hasattr(cfgs[0], "content")
-    tasks = [build_task_1d(c, device) if toy else build_task(c, device, banks(c) if banks else None) for c in cfgs]
+    kind = task_of(cfgs[0])
+    runs = [kind.build(c, device, banks(c)) if banks and kind.banks else kind.build(c, device) for c in cfgs]
     return train_ensemble(
-        tasks,
+        runs,
         train=cfgs[0].train,
         seeds=[c.seed for c in cfgs],
         device=device,

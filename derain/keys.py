@@ -52,7 +52,6 @@ YARDSTICK = "yardstick"  # the fixed exam: degradations outside every training r
 
 SEEN_REMOVAL = "eval/seen/removal"
 UNSEEN_REMOVAL = "eval/unseen/removal"
-UNSEEN_E_R = "eval/unseen/e_r"
 GAP = "eval/gap"
 HELDOUT_PSNR = "eval/heldout/psnr"
 TRAIN_LOSS = "train/loss"

@@ -1,9 +1,9 @@
 """The iteration-based training loop shared by the 2D restorers and the 1D toy task.
 
-``train_loop`` (keyword-only, called by ``fit`` and ``fit1d``) trains ``task.model`` on batches from
-``task.sample``, evaluates with ``task.evaluate`` every ``train.eval_every`` iterations (and at the last) and
+``train_loop`` (keyword-only, called by ``fit`` and ``fit1d``) trains ``parts.model`` on batches from
+``parts.sample``, evaluates with ``parts.evaluate`` every ``train.eval_every`` iterations (and at the last) and
 keeps a run folder: ``config.json`` at the start, ``checkpoint.pt`` and a line of ``history.jsonl`` at every
-evaluation, the task's figure at the last one (all before ``on_eval(step, metrics)`` is called),
+evaluation, the run's figure at the last one (all before ``on_eval(step, metrics)`` is called),
 ``metrics.json`` at the end. It resumes from
 the checkpoint with bit-identical results on the CPU: the checkpoint holds model, optimiser, scheduler, step
 and the batch generator's state, and loads with ``weights_only=True``.
@@ -65,11 +65,11 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 
 @dataclass
-class Task:
+class RunParts:
     """What the loop trains: a model, a batch source and an evaluation.
 
     ``sample(batch_size, generator) -> (inputs, targets)`` on the model's device; ``evaluate(model) ->``
-    metric dict (keys ``eval/...``); ``draw(model, path)`` writes the run's figure (PNG), if the task has one;
+    metric dict (keys ``eval/...``); ``draw(model, path)`` writes the run's figure (PNG), if it has one;
     ``snapshot(model, path)`` writes the per-evaluation image (PNG, ``samples/step_<step>.png``), if it has one.
     """
 
@@ -78,6 +78,9 @@ class Task:
     evaluate: Callable[[nn.Module], dict[str, float]]
     draw: Callable[[nn.Module, Path], None] | None = None
     snapshot: Callable[[nn.Module, Path], None] | None = None
+
+
+SCHEDULES = ("multistep", "cosine", "constant")  # the learning-rate shapes make_scheduler knows
 
 
 def make_scheduler(opt: torch.optim.Optimizer, t: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
@@ -158,11 +161,11 @@ def memory_format(x: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if x.dim() == 4 else torch.contiguous_format
 
 
-def _train_step(task: Task, s: LoopState, t: TrainConfig, amp: torch.dtype | None) -> float:
-    inputs, targets = task.sample(t.batch_size, s.gen)
+def _train_step(parts: RunParts, s: LoopState, t: TrainConfig, amp: torch.dtype | None) -> float:
+    inputs, targets = parts.sample(t.batch_size, s.gen)
     inputs = inputs.contiguous(memory_format=memory_format(inputs))
     with torch.autocast(inputs.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        loss = LOSSES[t.loss](task.model(inputs).float(), targets)
+        loss = LOSSES[t.loss](parts.model(inputs).float(), targets)
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLossError(s.step + 1, value)
@@ -170,7 +173,7 @@ def _train_step(task: Task, s: LoopState, t: TrainConfig, amp: torch.dtype | Non
     s.scaler.scale(loss).backward()
     if t.grad_clip > 0:
         s.scaler.unscale_(s.opt)
-        nn.utils.clip_grad_norm_(task.model.parameters(), t.grad_clip)
+        nn.utils.clip_grad_norm_(parts.model.parameters(), t.grad_clip)
     s.scaler.step(s.opt)
     s.scaler.update()
     s.sched.step()
@@ -184,7 +187,7 @@ def _summary(metrics: dict[str, float]) -> str:
 
 
 def train_loop(
-    task: Task,
+    parts: RunParts,
     *,
     train: TrainConfig,
     seed: int,
@@ -197,7 +200,7 @@ def train_loop(
     """Train, evaluate and checkpoint; returns the last evaluation's metrics plus ``train/*`` keys.
 
     Args:
-        task: model, batch source, evaluation (and figure) of the run.
+        parts: model, batch source, evaluation (and figure) of the run.
         train: optimisation and evaluation schedule.
         seed: seeds the batch generator (on ``device``).
         device: where the model and every batch live.
@@ -207,18 +210,18 @@ def train_loop(
         config: the run's config as a plain dict, for ``config.json`` and the checkpoint.
     """
     amp = amp_dtype(device, train.amp)
-    s = new_state(task, train, device, seed, amp)
+    s = new_state(parts, train, device, seed, amp)
     open_run_dir(run_dir, s, config or {}, resume)
-    metrics = _train(task, s, train, amp, RunWriter(run_dir, config or {}, on_eval)) or evaluate_state(task, s, [])
+    metrics = _train(parts, s, train, amp, RunWriter(run_dir, config or {}, on_eval)) or evaluate_state(parts, s, [])
     close_run_dir(run_dir, metrics)
     return metrics
 
 
-def new_state(task: Task, t: TrainConfig, device: torch.device, seed: int, amp: torch.dtype | None) -> LoopState:
-    """A run's fresh loop state: ``task.model`` on ``device`` (channels_last when it convolves images, as its
+def new_state(parts: RunParts, t: TrainConfig, device: torch.device, seed: int, amp: torch.dtype | None) -> LoopState:
+    """A run's fresh loop state: ``parts.model`` on ``device`` (channels_last when it convolves images, as its
     2D batches come: see ``memory_format``), Adam, the schedule, the AMP scaler (used for fp16 only) and the
     batch generator seeded with ``seed``."""
-    model = task.model.to(device)
+    model = parts.model.to(device)
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
@@ -255,18 +258,18 @@ class RunOptions(TypedDict, total=False):
 
 def fit_task(
     cfg: Any,
-    build: Callable[[torch.device], Task],
+    build: Callable[[torch.device], RunParts],
     *,
     device: str | torch.device = "cpu",
     on_eval: OnEval | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
 ) -> dict[str, float]:
-    """Train the task ``build(device)`` makes for ``cfg`` (any root config with ``train`` and ``seed``).
+    """Train the parts ``build(device)`` makes for ``cfg`` (any root config with ``train`` and ``seed``).
 
     Args:
         cfg: a runnable config; its ``train`` section and ``seed`` drive the loop, all of it goes to config.json.
-        build: the task's builder, called with the resolved device.
+        build: the run parts' builder, called with the resolved device.
         device: 'cpu', 'cuda', 'cuda:1' or 'auto'; data, model and batches all live there.
         on_eval: called as ``on_eval(step, metrics)`` after each evaluation (after the run folder is written).
         run_dir: the run folder (config.json, checkpoint.pt, the figure, metrics.json); None = none.
@@ -302,17 +305,17 @@ class RunWriter:
     config: dict
     on_eval: OnEval | None
 
-    def save(self, task: Task, s: LoopState, metrics: dict[str, float], last: bool) -> None:
+    def save(self, parts: RunParts, s: LoopState, metrics: dict[str, float], last: bool) -> None:
         if self.run_dir is not None:
             save_checkpoint(self.run_dir / CHECKPOINT, s, self.config)
             # Each checkpoint carries the metrics of its step: a result lost elsewhere is recovered from it.
             (self.run_dir / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True))
             with (self.run_dir / HISTORY).open("a") as history:
                 history.write(json.dumps({"step": s.step, **metrics}, sort_keys=True) + "\n")
-            if task.snapshot is not None:
-                task.snapshot(task.model, sample_path(self.run_dir, s.step))
-            if last and task.draw is not None:
-                task.draw(task.model, self.run_dir / FIGURE)
+            if parts.snapshot is not None:
+                parts.snapshot(parts.model, sample_path(self.run_dir, s.step))
+            if last and parts.draw is not None:
+                parts.draw(parts.model, self.run_dir / FIGURE)
 
     def notify(self, step: int, metrics: dict[str, float]) -> None:
         if self.on_eval is not None:
@@ -320,7 +323,7 @@ class RunWriter:
 
 
 def _train(
-    task: Task, s: LoopState, t: TrainConfig, amp: torch.dtype | None, after_eval: RunWriter
+    parts: RunParts, s: LoopState, t: TrainConfig, amp: torch.dtype | None, after_eval: RunWriter
 ) -> dict[str, float]:
     """The loop proper: steps, progress lines, evaluations; returns the last evaluation's metrics ({} if none)."""
     metrics: dict[str, float] = {}
@@ -328,7 +331,7 @@ def _train(
     since_log, tick = 0, time.perf_counter()
     while s.step < t.iterations:
         s.model.train()
-        since_eval.append(_train_step(task, s, t, amp))
+        since_eval.append(_train_step(parts, s, t, amp))
         since_log += 1
         if s.step % t.log_every == 0:
             ms = 1000 * (time.perf_counter() - tick) / since_log
@@ -337,9 +340,9 @@ def _train(
             since_log, tick = 0, time.perf_counter()
         if s.step % t.eval_every == 0 or s.step == t.iterations:
             eval_start = time.perf_counter()
-            metrics = evaluate_state(task, s, since_eval)
+            metrics = evaluate_state(parts, s, since_eval)
             since_eval = []
-            after_eval.save(task, s, metrics, last=s.step == t.iterations)
+            after_eval.save(parts, s, metrics, last=s.step == t.iterations)
             took = time.perf_counter() - eval_start
             log.info("step %d/%d  evaluated in %.1f s  %s", s.step, t.iterations, took, _summary(metrics))
             after_eval.notify(s.step, metrics)
@@ -347,9 +350,9 @@ def _train(
     return metrics
 
 
-def evaluate_state(task: Task, s: LoopState, losses: list[float]) -> dict[str, float]:
+def evaluate_state(parts: RunParts, s: LoopState, losses: list[float]) -> dict[str, float]:
     s.model.eval()
-    metrics = task.evaluate(s.model)
+    metrics = parts.evaluate(s.model)
     if losses:
         metrics[TRAIN_LOSS] = sum(losses) / len(losses)
     metrics[TRAIN_STEP] = s.step

@@ -33,7 +33,6 @@ from derain.keys import (
     HELDOUT_PSNR,
     OWN_BIN,
     OWN_BIN_GAIN_LOST,
-    PER_SET,
     SEEN_REMOVAL,
     UNSEEN_REMOVAL,
     YARDSTICK,
@@ -43,7 +42,6 @@ from derain.keys import (
 from derain.ychannel import psnr_y, ssim_y
 
 MASK_THRESHOLD = 50 / 255
-COLUMNS_MASKED = tuple(PER_SET)  # per-set metrics of masked degradations
 
 
 def rain_mask(layer: torch.Tensor) -> torch.Tensor:

@@ -9,19 +9,22 @@ from pathlib import Path
 
 from derain.checks import check_bounds, check_choice
 from derain.config import Config, TrainConfig
+from derain.data.banks import COUNT_UNITS, SHARPNESS_BINS
 from derain.data.sources import BUILTIN, first_usable_image, known_sources
-from derain.degradations import custom_degradation, training_degradation
+from derain.degradations import FAMILIES, custom_degradation, training_degradation
 from derain.errors import ConfigError, DerainError
+from derain.loop import LOSSES, SCHEDULES
 from derain.models import check_model
+from derain.prior import KINDS
 
-CHOICES = {
-    "degradation": ("rain", "noise"),
-    "data.count_unit": ("patches", "images"),
-    "data.sharpness_bin": ("all", "low", "mid", "high"),
+CHOICES = {  # each from the registry or the code that implements the choice
+    "degradation": FAMILIES,
+    "data.count_unit": COUNT_UNITS,
+    "data.sharpness_bin": SHARPNESS_BINS,
     "data.channels": (1, 3),
-    "train.loss": ("l1", "l2", "charbonnier"),
-    "train.schedule": ("multistep", "cosine", "constant"),
-    "prior.kind": ("none", "vq", "ae"),
+    "train.loss": tuple(LOSSES),
+    "train.schedule": SCHEDULES,
+    "prior.kind": KINDS,
 }
 
 
@@ -63,7 +66,7 @@ def _check_data(cfg: Config) -> None:
 
 def _check_degradation(cfg: Config) -> None:
     # Both families, though one trains: a typo in the other is still a typo, and caught before work starts.
-    for family in ("rain", "noise"):
+    for family in FAMILIES:
         try:
             custom_degradation(cfg, family)
         except ConfigError as err:

@@ -13,6 +13,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from derain.errors import DerainError
+from sweeps.results import is_uri
 
 CONNECT_TIMEOUT_S = 10
 
@@ -109,7 +110,7 @@ def trial_resources(cpus: float, gpus: float | None, small_model: bool) -> dict[
 def resolve_storage(storage: str, create: bool = True) -> str:
     """Absolute, writable storage path (made if missing), or a URI left to pyarrow; checked before Ray starts.
     With ``create`` False (a dry run) the path is only resolved: nothing is made or written."""
-    if "://" in storage:
+    if is_uri(storage):
         return storage
     path = Path(storage).expanduser().resolve()
     if not create:
@@ -126,7 +127,7 @@ def resolve_storage(storage: str, create: bool = True) -> str:
 def check_shared_storage(storage: str) -> None:
     """Refuse a node-local storage path on a multi-node cluster (checked from every node)."""
     nodes = len(alive_nodes())
-    if "://" not in storage and nodes > 1 and not _visible_on_every_node(Path(storage)):
+    if not is_uri(storage) and nodes > 1 and not _visible_on_every_node(Path(storage)):
         raise SweepError(
             f"storage path '{storage}' is local to this machine, but the Ray cluster has {nodes} nodes: "
             "pass --storage on storage every node mounts at the same path (NFS) or an s3:// / gs:// URI"

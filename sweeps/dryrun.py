@@ -11,9 +11,9 @@ import math
 import os
 from typing import Any
 
-from derain.costs import COSTS
-from derain.toy1d.config import Toy1dConfig
+from derain.tasks import task_of
 from sweeps import search
+from sweeps.costs import COSTS
 from sweeps.members import MEMBERS
 from sweeps.names import values_name
 from sweeps.plan import SweepPlan, ensembles
@@ -44,7 +44,7 @@ def _seconds(plan: SweepPlan) -> tuple[float, bool]:
     """Mean seconds per trial over the plan's corner configs, and whether the costs were measured."""
     per, measured = [], True
     for c in plan.configs:  # a claims protocol mixes 2D and 1D trials
-        cost = COSTS[("toy1d" if isinstance(c, Toy1dConfig) else "derain", plan.scale)]
+        cost = COSTS[(task_of(c).name, plan.scale)]
         per.append(cost.trial_seconds(c.train.iterations, math.ceil(c.train.iterations / c.train.eval_every)))
         measured = measured and cost.measured
     return sum(per) / max(1, len(per)), measured
@@ -64,7 +64,9 @@ def describe(plan: SweepPlan, address: str | None) -> str:
     """The dry run's report, several lines of plain text."""
     s = plan.settings
     samples = plan.space.samples(plan.scale)
-    p = search.plan(plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, ensembles=ensembles(plan))
+    p = search.tune_setup(
+        plan.space, plan.axes, samples, s.seed, s.num_samples, plan.max_reports, ensembles=ensembles(plan)
+    )
     groups = p.param_space[MEMBERS].get("grid_search", []) if MEMBERS in p.param_space else []
     runs = sum(len(g) for g in groups) or p.trials
     per_trial, measured = _seconds(plan)

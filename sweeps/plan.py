@@ -23,16 +23,13 @@ from derain.config import Config, flatten
 from derain.ensemble import ensemble_key
 from derain.errors import DerainError, redact
 from derain.keys import INF_DB, info
-from derain.scales import make_config, preset_config
+from derain.tasks import TASKS
 from derain.toy1d.config import Toy1dConfig
-from derain.toy1d.scales import make_toy_config, preset_toy_config
 from sweeps.members import group
-from sweeps.results import experiment_path
+from sweeps.results import experiment_path, is_uri
 from sweeps.search import Study
 from sweeps.spaces import get_space
 from sweeps.spaces.base import Axes, Space, grid_points
-
-BLANK = {"derain": Config(), "toy1d": Toy1dConfig()}  # the default config of each task, to type --set values
 
 
 @dataclass(frozen=True)
@@ -91,9 +88,8 @@ def trial_config(spec: TrialSpec, params: dict[str, Any], check: bool = True) ->
     task, overrides = resolve(spec, params)
     base = spec.base if task == spec.task else {k: v for k, v in spec.base.items() if k == "seed"}
     merged = {**base, **overrides}
-    if task == "toy1d":
-        return make_toy_config(spec.scale, merged) if check else preset_toy_config(spec.scale, merged)
-    return make_config(spec.scale, merged) if check else preset_config(spec.scale, merged)
+    kind = TASKS[task]
+    return kind.make(spec.scale, merged) if check else kind.preset(spec.scale, merged)
 
 
 def flat_params(spec: TrialSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -148,10 +144,11 @@ class SweepPlan:
 def base_overrides(space: Space, axes: Axes, settings: Settings, storage: str | None = None) -> dict[str, Any]:
     """Overrides every trial gets: seeds, the prior store under ``storage``, the space's fixed values at the
     scale, then the user's ``--set`` (which may not name a swept key)."""
-    seeds = {"seed": settings.seed, "content.seed" if space.task == "toy1d" else "data.seed": settings.seed}
-    if space.task == "derain" and storage and "://" not in storage:
+    kind = TASKS[space.task]
+    seeds = {"seed": settings.seed, kind.seed_key: settings.seed}
+    if kind.priors and storage and not is_uri(storage):
         seeds["prior.store"] = f"{storage.rstrip('/')}/priors"  # every node sees the sweep's storage
-    user = parse_overrides(settings.overrides, BLANK[space.task])
+    user = parse_overrides(settings.overrides, kind.blank())
     clash = sorted(set(user) & set(axes.keys))
     if clash:
         raise DerainError(f"--set {clash[0]} conflicts with the '{space.name}' space, which sweeps that key")
@@ -178,7 +175,7 @@ def ensemble_size(settings: Settings, space: Space) -> int:
 
 
 def ensembles(plan: SweepPlan) -> Any:
-    """The grouping ``search.plan`` applies to a grid's points (``sweeps.members.group`` by the members'
+    """The grouping ``search.tune_setup`` applies to a grid's points (``sweeps.members.group`` by the members'
     ``derain.ensemble.ensemble_key``), or None when every point is a trial of its own."""
     size = ensemble_size(plan.settings, plan.space)
     if size <= 1:
@@ -220,5 +217,5 @@ def trial_spec(settings: Settings, storage: str) -> TrialSpec:
 def default_study_storage(storage: str, name: str) -> str:
     """``sqlite:///<storage>/<name>/optuna.db`` beside the Ray state, where ``--resume`` finds it; with a URI
     storage (s3://), ``optuna.db`` in the driver's working directory."""
-    folder = Path(experiment_path(storage, name)) if "://" not in storage else Path.cwd()
+    folder = Path(experiment_path(storage, name)) if not is_uri(storage) else Path.cwd()
     return f"sqlite:///{(folder / 'optuna.db').resolve()}"

@@ -19,8 +19,7 @@ from ray import tune
 
 from derain.errors import DerainError, one_line, redact
 from sweeps.plan import Settings
-from sweeps.results import SETTINGS, experiment_path, sqlite_path
-from sweeps.runs import parent_run_id
+from sweeps.results import SETTINGS, experiment_path, is_uri, parent_run, sqlite_path
 
 
 def check_numbers(args: argparse.Namespace) -> None:
@@ -142,7 +141,7 @@ def resume_path(storage: str, space: str | None, name: str | None) -> str:
         if not tune.Tuner.can_restore(path):
             raise DerainError(f"--resume: no sweep named '{name}' to resume under {storage}")
         return path
-    found = sorted(Path(storage).glob(f"{space}-*"), key=lambda p: p.stat().st_mtime) if "://" not in storage else []
+    found = sorted(Path(storage).glob(f"{space}-*"), key=lambda p: p.stat().st_mtime) if not is_uri(storage) else []
     resumable = [p for p in found if tune.Tuner.can_restore(str(p))]
     if not resumable:
         raise DerainError(f"--resume: nothing to resume for space '{space}' under {storage} (pass --name)")
@@ -174,8 +173,8 @@ def check_new_sweep(storage: str, name: str, uri: str, experiment: str) -> None:
     """A new sweep's ``--name`` must be unused, in the storage and in the tracking store: reusing it would
     merge two sweeps under one parent run and overwrite the first one's launch settings."""
     path = experiment_path(storage, name)
-    used = ("://" not in path and (Path(path) / SETTINGS).exists()) or tune.Tuner.can_restore(path)
+    used = (not is_uri(path) and (Path(path) / SETTINGS).exists()) or tune.Tuner.can_restore(path)
     if not used:
-        used = parent_run_id(MlflowClient(uri), experiment, name) is not None
+        used = parent_run(MlflowClient(uri), experiment, name) is not None
     if used:
         raise DerainError(f"sweep '{name}' exists; use --resume or another --name")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ CHECKPOINT_TAG = "derain.checkpoint"  # child run: its newest checkpoint file, o
 IMAGE_STEP_TAG = "derain.image_step"  # child run: the newest step whose snapshot image is logged
 STOPPED_TAG = "derain.stopped_early"  # child run: "true" when the scheduler stopped it before its last step
 STOPPED_STEP_TAG = "derain.stopped_step"  # child run: the step it reached then
-NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as ray.<key> tags
+NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as node_tag(key) tags
 PRECISION_KEY = "precision"  # reported by trials: their training steps' dtype (derain.loop.precision)
 PRECISION_TAG = "derain.precision"  # child run: that dtype, which the machine decides (bf16 needs AMX on a CPU)
 SETTINGS = "derain_sweep.json"  # launch settings beside Tune's state, for --resume
@@ -63,12 +64,34 @@ def tag_equals(tag: str, value: str) -> str:
     raise DerainError(f"cannot search MLflow for the {tag} value {value!r}: it holds both kinds of quote")
 
 
+def parent_run(client: Any, experiment: str, sweep: str | None = None) -> Any:
+    """The parent run (an MLflow ``Run``) of sweep ``sweep`` in the named experiment, or of its newest sweep
+    when ``sweep`` is None; None when the experiment or the sweep is not there (yet). ``client``: an
+    ``MlflowClient``; the one lookup that the tracker, the summary, preflight and ``analysis`` all use."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    query = tag_equals(SWEEP_TAG, sweep) if sweep else f"tags.`{SWEEP_TAG}` != ''"
+    runs = client.search_runs([exp.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
+    return runs[0] if runs else None
+
+
 def default_tracking_uri(cwd: Path | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs cwd>/mlflow.db`` (MLflow 3 refuses ./mlruns)."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(cwd or Path.cwd()).resolve() / 'mlflow.db'}"
 
 
 UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+
+
+def node_tag(key: str) -> str:
+    """The child-run tag of a node key (``NODE_KEYS``): ``ray.<key>``."""
+    return f"ray.{key}"
+
+
+def is_uri(storage: str) -> bool:
+    """True for a remote storage URI (``s3://``, ``gs://``, ...); False for a path on a mounted file system."""
+    return "://" in storage
 
 
 def sqlite_path(uri: str) -> Path | None:

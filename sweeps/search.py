@@ -26,7 +26,7 @@ from sweeps.spaces.base import Axes, Space, grid_points
 
 
 @dataclass
-class SearchPlan:
+class TuneSetup:
     param_space: dict[str, Any]
     search_alg: Searcher | None
     scheduler: TrialScheduler | None
@@ -164,7 +164,7 @@ def repeat_points(points: list[dict[str, Any]], repeats: int, seed: int) -> list
     return [{**p, "seed": s + i * stride} for i in range(repeats) for p, s in zip(points, own, strict=True)]
 
 
-def plan(
+def tune_setup(
     space: Space,
     axes: Axes,
     samples: int,
@@ -174,8 +174,9 @@ def plan(
     final_step: int = 0,
     study: Study | None = None,
     ensembles: Callable[[list[dict]], list[list[dict]]] | None = None,
-) -> SearchPlan:
-    """Build the Tune plan for ``space`` at one scale: its ``axes`` and default sample count ``samples``.
+) -> TuneSetup:
+    """Tune's set-up (param space, searcher, scheduler) for ``space`` at one scale: its ``axes`` and default
+    sample count ``samples``.
 
     ``num_samples``: the user's count (trials, or repeats of a grid); ``max_reports``: evaluations per trial;
     ``final_step``: a trial's last iteration (one that reports less was stopped early: PRUNED in Optuna);
@@ -191,10 +192,10 @@ def plan(
             grid["seed"] = [seed + i for i in range(num_samples)]
         groups = ensembles(grid_points(grid)) if ensembles is not None else []
         if any(len(e) > 1 for e in groups):  # Tune needs no metric: the members' results are prefixed
-            return SearchPlan({MEMBERS: tune.grid_search(groups)}, None, None, 1, None, None, len(groups))
+            return TuneSetup({MEMBERS: tune.grid_search(groups)}, None, None, 1, None, None, len(groups))
         metric, mode = next(iter(space.objectives.items()))
         grid_space = {k: tune.grid_search(v) for k, v in grid.items()}
-        return SearchPlan(grid_space, None, None, 1, metric, mode, math.prod(len(v) for v in grid.values()))
+        return TuneSetup(grid_space, None, None, 1, metric, mode, math.prod(len(v) for v in grid.values()))
     points = []
     if grid:
         points = [{**{k: _midpoint(s) for k, s in sampled.items()}, **p} for p in grid_points(grid)]
@@ -203,4 +204,4 @@ def plan(
     # metric/mode live in the searcher and the scheduler; Tune refuses them in TuneConfig as well.
     searcher = _optuna(space, points, seed, n, final_step, study)
     scheduler = _asha(space, max_reports)
-    return SearchPlan({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None, n)
+    return TuneSetup({k: _domain(s) for k, s in sampled.items()}, searcher, scheduler, n, None, None, n)

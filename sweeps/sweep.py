@@ -28,9 +28,11 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
+from derain.cli import EXIT_FAILED, EXIT_OK
 from derain.device import default_scale
 from derain.errors import one_line, redact
 from derain.scales import SMALL_SCALES
+from derain.tasks import TASKS
 from sweeps import search
 from sweeps.cluster import (
     check_shared_storage,
@@ -43,6 +45,7 @@ from sweeps.cluster import (
 from sweeps.dryrun import describe
 from sweeps.lock import SweepLock, check_not_running
 from sweeps.members import failed_members, member_rows
+from sweeps.mlflow_layout import log_summary
 from sweeps.names import NameCreator
 from sweeps.plan import Settings, SweepPlan, build_plan, ensembles, flat_params
 from sweeps.preflight import (
@@ -64,10 +67,10 @@ from sweeps.results import (
     check_sweep_name,
     default_tracking_uri,
     experiment_path,
+    is_uri,
     parent_note,
     ui_command,
 )
-from sweeps.runs import log_summary
 from sweeps.shared import BankStore
 from sweeps.spaces import get_space
 from sweeps.startup import StartupClock, SweepReporter
@@ -79,7 +82,9 @@ log = logging.getLogger("sweeps")
 _USER_MAX_PENDING = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")  # a user's own setting wins over ours
 
 
-def _plan(settings: Settings, name: str | None, storage: str, uri: str, command: str, check: bool = True) -> SweepPlan:
+def _sweep_plan(
+    settings: Settings, name: str | None, storage: str, uri: str, command: str, check: bool = True
+) -> SweepPlan:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     plan = build_plan(settings, name or f"{settings.space}-{settings.scale}-{stamp}", storage, uri)
     plan = dataclasses.replace(plan, command=command)
@@ -90,13 +95,13 @@ def _plan(settings: Settings, name: str | None, storage: str, uri: str, command:
 
 def _lock(plan: SweepPlan) -> contextlib.AbstractContextManager:
     """One driver per sweep (``sweeps.lock``); object-store sweeps have no folder to hold a lock in."""
-    return SweepLock(plan.experiment, plan.name) if "://" not in plan.experiment else contextlib.nullcontext()
+    return SweepLock(plan.experiment, plan.name) if not is_uri(plan.experiment) else contextlib.nullcontext()
 
 
 def _dry_run(settings: Settings, name: str | None, storage: str, uri: str, address: str | None) -> int:
     """Print what the sweep would run (``dryrun.describe``); nothing starts and nothing is written."""
-    print(describe(_plan(settings, name, storage, uri, "", check=False), address))
-    return 0
+    print(describe(_sweep_plan(settings, name, storage, uri, "", check=False), address))
+    return EXIT_OK
 
 
 def _reporter(plan: SweepPlan, trials: int) -> SweepReporter:
@@ -127,7 +132,7 @@ def parent_tags(plan: SweepPlan) -> dict[str, str]:
 
 
 def _configs(
-    plan: SweepPlan, p: search.SearchPlan, clock: StartupClock, priors: PriorTasks
+    plan: SweepPlan, p: search.TuneSetup, clock: StartupClock, priors: PriorTasks
 ) -> tuple[tune.TuneConfig, tune.RunConfig]:
     s, space = plan.settings, plan.space
     tags = parent_tags(plan)
@@ -163,13 +168,13 @@ def _configs(
 def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock, priors: PriorTasks) -> tune.Tuner:
     """A new Tuner for the plan (its settings saved beside it), or the interrupted one restored."""
     s = plan.settings
-    small = plan.space.task == "toy1d" or plan.scale in SMALL_SCALES
+    small = TASKS[plan.space.task].small or plan.scale in SMALL_SCALES
     resources = trial_resources(s.cpus_per_trial, s.gpus_per_trial, small)
     # Tune keeps one trial pending for a searcher unless told more: with short trials the first worker then
     # takes every trial while the others are still starting. As many pending trials as can run at once.
     pending = _USER_MAX_PENDING or str(s.max_concurrent or concurrent_slots(resources))
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = pending
-    store = BankStore.remote() if plan.space.task == "derain" else None
+    store = BankStore.remote() if TASKS[plan.space.task].banks else None
     spec = dataclasses.replace(plan.spec, bank_store=store, priors=priors.refs)
     trainable = tune.with_resources(tune.with_parameters(train_trial, spec=spec), resources)
     if resume:
@@ -177,10 +182,10 @@ def _tuner(plan: SweepPlan, resume: bool, clock: StartupClock, priors: PriorTask
         return tune.Tuner.restore(plan.experiment, trainable=trainable)
     samples = plan.space.samples(plan.scale)
     where = (plan.max_reports, plan.final_step, plan.study)
-    p = search.plan(plan.space, plan.axes, samples, s.seed, s.num_samples, *where, ensembles(plan))
+    p = search.tune_setup(plan.space, plan.axes, samples, s.seed, s.num_samples, *where, ensembles(plan))
     tune_config, run_config = _configs(plan, p, clock, priors)
     tuner = tune.Tuner(trainable, param_space=p.param_space, tune_config=tune_config, run_config=run_config)
-    if "://" not in plan.experiment:
+    if not is_uri(plan.experiment):
         Path(plan.experiment).mkdir(parents=True, exist_ok=True)
         (Path(plan.experiment) / SETTINGS).write_text(s.to_json())
     return tuner
@@ -244,7 +249,7 @@ def _run(plan: SweepPlan, resume: bool, clock: StartupClock) -> int:
     runs, lost = failed_members(results)  # ensembles: the members that diverged while the others finished
     alone = f" ({runs} runs, {lost} failed, in ensembles)" if runs else ""
     print(f"{len(results)} trials, {failed} failed{alone}; Ray experiment: {plan.experiment}")
-    return 1 if failed or lost else 0
+    return EXIT_FAILED if failed or lost else EXIT_OK
 
 
 def _checked_settings(args: argparse.Namespace, dry: bool) -> tuple[Settings, str | None, str, str]:
@@ -255,7 +260,7 @@ def _checked_settings(args: argparse.Namespace, dry: bool) -> tuple[Settings, st
     if not args.resume:
         get_space(args.space)
     storage = resolve_storage(args.storage, create=False)
-    if args.name and "://" not in storage:
+    if args.name and not is_uri(storage):
         check_not_running(experiment_path(storage, args.name), args.name)
     settings, name = stored_settings(args, storage) if args.resume else (Settings.from_args(args), args.name)
     uri = args.tracking_uri or settings.tracking_uri or default_tracking_uri()  # a resume keeps the sweep's store
@@ -278,7 +283,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     command = getattr(args, "command", "")
     if dry:
         return _dry_run(dataclasses.replace(settings, scale=known or default_scale()), name, storage, uri, args.address)
-    plan = _plan(dataclasses.replace(settings, scale=known), name, storage, uri, command) if known else None
+    plan = _sweep_plan(dataclasses.replace(settings, scale=known), name, storage, uri, command) if known else None
     held = contextlib.ExitStack()  # the sweep's driver lock, taken before Ray starts when the plan is known
     if plan is not None:
         held.enter_context(_lock(plan))
@@ -293,7 +298,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         with held:
             if plan is None:
                 scale = "gpu" if cluster_gpus() else "cpu"
-                plan = _plan(dataclasses.replace(settings, scale=scale), name, storage, uri, command)
+                plan = _sweep_plan(dataclasses.replace(settings, scale=scale), name, storage, uri, command)
                 held.enter_context(_lock(plan))
             check_shared_storage(plan.storage)
             return _run(plan, args.resume, clock)

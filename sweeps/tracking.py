@@ -27,6 +27,7 @@ from derain.errors import one_line
 from derain.keys import TRAIN_STEP
 from derain.loop import CONFIG, FIGURE
 from sweeps.members import folder, member_id, member_metrics, member_params
+from sweeps.mlflow_layout import experiment_id, finite_number, log_metrics, log_params, log_snapshots, tag_checkpoint
 from sweeps.names import member_name
 from sweeps.results import (
     CHILD_TAG,
@@ -41,9 +42,10 @@ from sweeps.results import (
     STOPPED_TAG,
     SWEEP_TAG,
     TRIAL_TAG,
+    node_tag,
+    parent_run,
     tag_equals,
 )
-from sweeps.runs import experiment_id, finite_number, log_metrics, log_params, log_snapshots, tag_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +110,9 @@ class MlflowSweepCallback(Callback):
         if self.parent_id:
             return self.parent_id
         exp = experiment_id(self.client, self.uri, self.experiment)
-        found = self.client.search_runs([exp], tag_equals(SWEEP_TAG, self.sweep), max_results=1)
+        found = parent_run(self.client, self.experiment, self.sweep)
         if found:
-            self.parent_id = found[0].info.run_id
+            self.parent_id = found.info.run_id
             self.client.update_run(self.parent_id, status="RUNNING")
         else:
             tags = {**self.parent_tags, SWEEP_TAG: self.sweep}
@@ -155,7 +157,7 @@ class MlflowSweepCallback(Callback):
         if not finite_number(step) or step <= self._last_step.get(run_id, -1):
             return  # re-reported after a resume: already in MLflow
         self._last_step[run_id] = step
-        tags = [RunTag(f"ray.{k}", str(result[k])) for k in NODE_KEYS if k in result]
+        tags = [RunTag(node_tag(k), str(result[k])) for k in NODE_KEYS if k in result]
         tags += [RunTag(PRECISION_TAG, str(result[PRECISION_KEY]))] if PRECISION_KEY in result else []
         log_metrics(self.client, run_id, result, int(step), tags)
 

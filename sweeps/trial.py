@@ -21,8 +21,7 @@ from ray import tune
 from derain.device import resolve_device
 from derain.ensemble import fit_ensemble
 from derain.loop import CHECKPOINT, NonFiniteLossError, precision
-from derain.toy1d import fit1d
-from derain.train import fit
+from derain.tasks import TASKS, task_of
 from sweeps.members import folder, member_params, prefixed
 from sweeps.plan import TrialSpec, resolve, sanitize, trial_config
 from sweeps.priors import wait_for_prior
@@ -63,7 +62,8 @@ def train_trial(params: dict[str, Any], spec: TrialSpec) -> None:
 
         run = {"device": device, "run_dir": run_dir, "on_eval": report, "resume": _restore(run_dir)}
         try:
-            fit1d(cfg, **run) if task == "toy1d" else fit(cfg, banks=shared_banks(spec.bank_store, cfg), **run)
+            kind = TASKS[task]
+            kind.fit(cfg, **run, **({"banks": shared_banks(spec.bank_store, cfg)} if kind.banks else {}))
         except NonFiniteLossError as err:
             (run_dir / DIVERGED).write_text(str(err))
             report(err.step, {**sanitize(last, {}), **_worst(spec)}, {"diverged_step": err.step})
@@ -118,7 +118,7 @@ def train_members(members: list[dict[str, Any]], spec: TrialSpec) -> None:
 
         if live:
             store = spec.bank_store
-            banks = None if hasattr(cfgs[0], "content") else (lambda c: shared_banks(store, c))  # 1D: none
+            banks = (lambda c: shared_banks(store, c)) if task_of(cfgs[0]).banks else None
             kept = [cfgs[k] for k in live]
             resume = (dirs[live[0]] / CHECKPOINT).exists()
             run = {"run_dirs": [dirs[k] for k in live], "resume": resume, "banks": banks, "on_round": report}

@@ -4,6 +4,7 @@ reads sweeps only through its public modules."""
 
 import ast
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,59 @@ def test_analysis_reads_sweeps_only_through_its_public_modules():
     used = {n for p in (ROOT / "analysis").rglob("*.py") for n in _imports(p) if n.split(".")[0] == "sweeps"}
     private = {n for n in used if not n.startswith(SWEEPS_PUBLIC)}
     assert used and private == set()
+
+
+PACKAGES = ("derain", "sweeps", "analysis", "benchmarks")
+
+
+def _defined_names(tree: ast.Module) -> list[str]:
+    """A module's constants (UPPER_CASE names assigned at module level) and private functions and classes."""
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name) and n.id.isupper()]
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.startswith("_") and node.name[1] != "_":
+            names.append(node.name)
+    return names
+
+
+def _unused(sources: dict[str, str]) -> list[str]:
+    """``file: name`` for every defined name (``_defined_names``) that no source text mentions a second time."""
+    words = re.findall(r"\w+", "\n".join(sources.values()))
+    counts: dict[str, int] = {}
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+    return [f"{f}: {n}" for f, text in sources.items() for n in _defined_names(ast.parse(text)) if counts[n] < 2]
+
+
+def test_no_constant_or_private_helper_is_left_unused():
+    """The project's own code (tests do not count: a name only tests use is dead in the product)."""
+    sources = {str(p.relative_to(ROOT)): p.read_text() for top in PACKAGES for p in (ROOT / top).rglob("*.py")}
+    assert len(sources) > 80 and _unused(sources) == []
+
+
+def test_the_unused_name_check_finds_unused_names():
+    sources = {"a.py": "LIMIT = 3\nUSED = 1\ndef _helper():\n    return USED\n", "b.py": "print(_helper)\n"}
+    assert _unused(sources) == ["a.py: LIMIT"]
+
+
+def test_no_two_modules_share_a_file_name():
+    names = [p.name for top in PACKAGES for p in (ROOT / top).rglob("*.py") if p.name not in ("__init__.py",)]
+    twice = sorted({n for n in names if names.count(n) > 1} - {"__main__.py"})
+    assert twice == []
+
+
+def test_only_the_task_registry_tells_the_tasks_apart():
+    """derain vs toy1d is decided in derain/tasks.py: no other module compares a task name or probes a config's
+    sections to find out which task it has."""
+    probe = re.compile(r"""==\s*["'](derain|toy1d)["']|["'](derain|toy1d)["']\s*==|hasattr\(\w+, ["']content["']\)""")
+    found = [
+        f"{p.relative_to(ROOT)}: {line.strip()}"
+        for top in ("derain", "sweeps", "analysis")
+        for p in (ROOT / top).rglob("*.py")
+        if p.name != "tasks.py"
+        for line in p.read_text().splitlines()
+        if probe.search(line) or ("isinstance(" in line and "Toy1dConfig" in line)
+    ]
+    assert found == []

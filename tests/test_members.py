@@ -78,8 +78,8 @@ def _plan(space: str, scale: str = "smoke", **settings) -> object:
 @pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if not s.axes("smoke").sampled])
 def test_every_grid_space_plans_as_ensembles_of_its_models(name):
     plan = _plan(name, ensemble=4, num_samples=2)
-    p = search.plan(plan.space, plan.axes, 1, 0, 2, plan.max_reports, ensembles=ensembles(plan))
-    singles = search.plan(plan.space, plan.axes, 1, 0, 2, plan.max_reports)
+    p = search.tune_setup(plan.space, plan.axes, 1, 0, 2, plan.max_reports, ensembles=ensembles(plan))
+    singles = search.tune_setup(plan.space, plan.axes, 1, 0, 2, plan.max_reports)
     groups = p.param_space[MEMBERS]["grid_search"] if MEMBERS in p.param_space else [[{}]] * singles.trials
     assert sum(len(g) for g in groups) == singles.trials and all(len(g) <= 4 for g in groups)
     for members in groups if MEMBERS in p.param_space else []:
@@ -95,7 +95,7 @@ def ensemble_key_of(plan, params):
 
 def test_the_claims_space_never_puts_a_1d_and_a_2d_trial_in_one_ensemble():
     plan = _plan("claims", ensemble=16)
-    p = search.plan(plan.space, plan.axes, 1, 0, None, plan.max_reports, ensembles=ensembles(plan))
+    p = search.tune_setup(plan.space, plan.axes, 1, 0, None, plan.max_reports, ensembles=ensembles(plan))
     tasks = [{m["point"].get("task", "derain") for m in g} for g in p.param_space[MEMBERS]["grid_search"]]
     assert sorted(map(sorted, tasks)) == [["derain"], ["toy1d"]]
 

@@ -9,13 +9,13 @@ import pytest
 from derain.scales import SCALE_NAMES
 from sweeps.plan import Settings, TrialSpec, base_overrides, corner_configs, sanitize, trial_config
 from sweeps.results import pareto_mask
-from sweeps.search import plan
+from sweeps.search import tune_setup
 from sweeps.spaces import REGISTRY
 from sweeps.spaces.base import Space, grid_points
 
 
-def _plan(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int):
-    return plan(space, space.axes(scale), space.samples(scale), seed, num_samples, max_reports)
+def _setup(space: Space, scale: str, seed: int, num_samples: int | None, max_reports: int):
+    return tune_setup(space, space.axes(scale), space.samples(scale), seed, num_samples, max_reports)
 
 
 @pytest.mark.parametrize("scale", SCALE_NAMES)
@@ -33,7 +33,7 @@ def test_every_space_value_builds_a_config(name, scale):
 @pytest.mark.parametrize("name", REGISTRY)
 def test_every_space_plans(name):
     space = REGISTRY[name]
-    p = _plan(space, "smoke", seed=0, num_samples=None, max_reports=2)
+    p = _setup(space, "smoke", seed=0, num_samples=None, max_reports=2)
     assert p.param_space
     if space.sampled:
         assert p.search_alg is not None and p.scheduler is not None and p.metric is None
@@ -51,7 +51,7 @@ def test_grid_and_optuna_coexist():
         sampled={"smoke": {"content.count": ("lograndint", 4, 64)}},
         num_samples={"smoke": 2},
     )
-    p = _plan(space, "smoke", seed=3, num_samples=None, max_reports=3)
+    p = _setup(space, "smoke", seed=3, num_samples=None, max_reports=3)
     assert p.num_samples == 4  # grows to cover the 2 x 2 grid
     assert set(p.param_space) == {"content.terms", "streaks.train", "content.count"}
     points = p.search_alg._points_to_evaluate
@@ -62,13 +62,13 @@ def test_grid_and_optuna_coexist():
 
 
 def test_grid_repeats_become_seeds():
-    p = _plan(REGISTRY["toy1d"], "smoke", seed=10, num_samples=3, max_reports=2)
+    p = _setup(REGISTRY["toy1d"], "smoke", seed=10, num_samples=3, max_reports=2)
     assert p.param_space["seed"] == {"grid_search": [10, 11, 12]}
 
 
 def test_repeats_of_explicit_points_get_new_seeds_not_duplicates():
     points = REGISTRY["claims"].points["cpu"]
-    p = _plan(REGISTRY["claims"], "cpu", seed=0, num_samples=3, max_reports=2)
+    p = _setup(REGISTRY["claims"], "cpu", seed=0, num_samples=3, max_reports=2)
     repeated = p.param_space["point"]["grid_search"]
     assert "seed" not in p.param_space and len(repeated) == 3 * len(points)
     assert len({tuple(sorted(pt.items())) for pt in repeated}) == len(repeated)  # no trial twice
@@ -134,9 +134,9 @@ def test_the_sampler_is_guided_for_most_of_a_small_budget(tmp_path):
     from sweeps.search import Study, startup_trials
 
     assert [startup_trials(n) for n in (3, 8, 64, 200)] == [2, 2, 10, 10]
-    p = _plan(REGISTRY["balance"], "cpu", seed=0, num_samples=None, max_reports=4)
+    p = _setup(REGISTRY["balance"], "cpu", seed=0, num_samples=None, max_reports=4)
     assert p.search_alg._sampler._n_startup_trials == 2 and p.num_samples == 8  # 6 of the 8 default trials guided
-    stored = plan(
+    stored = tune_setup(
         REGISTRY["balance"], *_axes("balance", "smoke"), 0, None, 2, 20, Study(f"sqlite:///{tmp_path / 'x.db'}", "s")
     )
     assert stored.search_alg._storage is not None and stored.search_alg._study_name == "s"
@@ -198,7 +198,7 @@ def test_a_resumed_search_tells_the_trial_tune_resumes_and_closes_the_one_it_nev
     space = REGISTRY["balance"]
 
     def searcher():
-        p = plan(space, *_axes("balance", "smoke"), 0, None, 2, 20, study)
+        p = tune_setup(space, *_axes("balance", "smoke"), 0, None, 2, 20, study)
         p.search_alg.set_search_properties(None, None, p.param_space)
         return p.search_alg
 

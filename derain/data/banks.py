@@ -23,6 +23,8 @@ from derain.data.sources import MIN_IMAGES_FOR_IMAGE_SPLIT, split_source
 from derain.errors import DataError
 
 BINS = ("low", "mid", "high")
+SHARPNESS_BINS = ("all", *BINS)  # data.sharpness_bin: every background, or one tercile of sharpness
+COUNT_UNITS = ("patches", "images")  # data.num_backgrounds counts patches, or whole images (all their patches)
 
 
 @dataclass(frozen=True)

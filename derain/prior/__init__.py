@@ -14,6 +14,8 @@ from derain.prior.store import ensure_prior
 from derain.prior.vq import load_taming
 from derain.seeding import seeded
 
+KINDS = ("none", "vq", "ae")  # prior.kind: no prior, or one of the two restorers below
+
 
 def build_prior_restorer(cfg: Config, device: torch.device | str = "cpu") -> tuple[PriorRestorer, dict[str, float]]:
     """(restorer with a frozen prior, prior metrics). ``cfg.prior.kind`` 'vq' quantises the encoder's output

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import sys
 
-from derain.single import run_single, single_run_parser
-from derain.toy1d.config import Toy1dConfig
-from derain.toy1d.fit import fit1d, seen_streaks
-from derain.toy1d.scales import make_toy_config
-
-
-def _make(scale: str | None, overrides: dict) -> Toy1dConfig:
-    return make_toy_config(scale or "cpu", overrides)
+from derain.run_cli import run_single, single_run_parser
+from derain.tasks import TASKS
+from derain.toy1d.fit import seen_streaks
 
 
 def main(argv: list[str] | None = None) -> int:
     """0 ok, 2 bad input, 3 diverged."""
     parser = single_run_parser("python -m derain.toy1d", "Train one 1D function denoiser.")
-    return run_single(parser.parse_args(argv), _make, fit1d, seen_streaks, Toy1dConfig())
+    return run_single(parser.parse_args(argv), TASKS["toy1d"], seen_streaks)
 
 
 if __name__ == "__main__":

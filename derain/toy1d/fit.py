@@ -17,7 +17,7 @@ from derain.data.evalsets import EvalSet
 from derain.evaluate import evaluate_sets, reference_metrics
 from derain.figures import save_signal_plot
 from derain.keys import BGSETS
-from derain.loop import RunOptions, Task, fit_task
+from derain.loop import RunOptions, RunParts, fit_task
 from derain.seeding import eval_generator, seeded
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.content import make_functions
@@ -76,8 +76,8 @@ class _Sampler:
         return torch.where(keep.view(-1, 1, 1), degraded, clean), clean
 
 
-def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> Task:
-    """The loop's Task: M training functions, the fixed evaluation sets, the model, the signal plot."""
+def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> RunParts:
+    """The loop's RunParts: M training functions, the fixed evaluation sets, the model, the signal plot."""
     functions = _functions(cfg, cfg.content.count, cfg.seed, stream=0)  # the replicate seed draws the M functions
     sets = build_eval_sets_1d(cfg, functions)
     spec = streak_spec(cfg.streaks.train, cfg.streaks)
@@ -92,7 +92,7 @@ def build_task_1d(cfg: Toy1dConfig, device: torch.device) -> Task:
     def draw(m: nn.Module, path: Path) -> None:
         save_signal_plot(m, sets, device, path)
 
-    return Task(model.to(device), sampler.sample, evaluate, draw)
+    return RunParts(model.to(device), sampler.sample, evaluate, draw)
 
 
 def fit1d(cfg: Toy1dConfig, **run: Unpack[RunOptions]) -> dict[str, float]:

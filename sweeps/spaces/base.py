@@ -15,8 +15,6 @@ from typing import Any
 
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN, direction
 
-TASKS = ("derain", "toy1d")
-
 
 @dataclass(frozen=True)
 class Axes:
@@ -36,7 +34,7 @@ class Space:
 
     name: str
     hypothesis: str  # the module docstring: first line is the one-line hypothesis
-    task: str  # derain | toy1d
+    task: str  # a name in derain.tasks.TASKS: derain | toy1d
     metric: str | tuple[str, ...]  # what the search optimises / the summary ranks by (directions: derain.keys)
     grid: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # scale -> {key: values}
     sampled: dict[str, dict[str, tuple]] = field(default_factory=dict)  # scale -> {key: (kind, *args)}

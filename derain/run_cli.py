@@ -31,6 +31,7 @@ from derain.errors import ConfigError, DerainError
 from derain.loop import CHECKPOINT, CONFIG, FIGURE, HISTORY, METRICS, NonFiniteLossError
 from derain.scales import SCALE_NAMES
 from derain.tables import metric_table
+from derain.tasks import TaskKind
 
 TRACKERS = "derain.trackers"  # entry point group: name -> class(uri, experiment) implementing RunTracker
 
@@ -38,7 +39,7 @@ TRACKERS = "derain.trackers"  # entry point group: name -> class(uri, experiment
 class RunTracker(Protocol):
     """What a single run tells a tracking store: its start, each evaluation, its end."""
 
-    def start(self, config: dict[str, Any], overrides: dict[str, Any]) -> None: ...
+    def start(self, task: str, config: dict[str, Any], overrides: dict[str, Any]) -> None: ...
 
     def on_eval(self, step: int, metrics: dict[str, float], run_dir: Path) -> None: ...
 
@@ -95,24 +96,21 @@ def load_tracker(uri: str, experiment: str) -> RunTracker:
     return found["mlflow"].load()(uri, experiment)
 
 
-def run_single(
-    args: argparse.Namespace,
-    make: Callable[[str | None, dict[str, Any]], Any],
-    fit: Callable[..., dict[str, float]],
-    seen: Callable[[Any], set[str]],
-    blank: Any,
-) -> int:
-    """Build the config (``make(scale, overrides)``), ``fit`` it into ``--out``, print the metric table."""
+def run_single(args: argparse.Namespace, task: TaskKind, seen: Callable[[Any], set[str]]) -> int:
+    """Build ``task``'s config (at ``--scale``, else the task's default scale), fit it into ``--out``, print the
+    metric table (``seen(cfg)``: the degradations inside its training ranges, starred)."""
     setup_logging(verbosity(args))
     try:
         if args.threads is not None:
             if args.threads < 1:
                 raise ConfigError(f"--threads must be >= 1, got {args.threads}")
             torch.set_num_threads(args.threads)
+        blank = task.blank()
         overrides = parse_overrides(args.overrides, blank)
-        cfg = make(args.scale, {**(config_file(args.config, blank) if args.config else {}), **overrides})
+        start = config_file(args.config, blank) if args.config else {}
+        cfg = task.make(args.scale or task.default_scale(), {**start, **overrides})
         tracker = load_tracker(args.tracking_uri, args.experiment) if args.tracking_uri else None
-        metrics = _fit_tracked(cfg, fit, args, tracker, overrides)
+        metrics = _fit_tracked(cfg, task, args, tracker, overrides)
     except (DerainError, NonFiniteLossError) as err:
         return fail(err)
     print(metric_table(metrics, seen(cfg)))
@@ -122,22 +120,18 @@ def run_single(
 
 
 def _fit_tracked(
-    cfg: Any,
-    fit: Callable[..., dict[str, float]],
-    args: argparse.Namespace,
-    tracker: RunTracker | None,
-    overrides: dict,
+    cfg: Any, task: TaskKind, args: argparse.Namespace, tracker: RunTracker | None, overrides: dict
 ) -> dict[str, float]:
-    """``fit`` into ``--out``; with a tracker, the run is opened first and closed FAILED if training raises."""
+    """``task.fit`` into ``--out``; with a tracker, the run is opened first and closed FAILED if training raises."""
     if tracker is None:
-        return fit(cfg, device=args.device, run_dir=args.out)
-    tracker.start(to_dict(cfg), overrides)
+        return task.fit(cfg, device=args.device, run_dir=args.out)
+    tracker.start(task.name, to_dict(cfg), overrides)
 
     def on_eval(step: int, metrics: dict[str, float]) -> None:
         tracker.on_eval(step, metrics, args.out)
 
     try:
-        metrics = fit(cfg, device=args.device, run_dir=args.out, on_eval=on_eval)
+        metrics = task.fit(cfg, device=args.device, run_dir=args.out, on_eval=on_eval)
     except BaseException:
         tracker.finish("FAILED", args.out)
         raise

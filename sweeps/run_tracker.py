@@ -14,10 +14,10 @@ from mlflow.tracking import MlflowClient
 
 from derain.config import flatten
 from derain.loop import CHECKPOINT, CONFIG, FIGURE
+from sweeps.mlflow_layout import experiment_id, log_metrics, log_params, log_snapshots, tag_checkpoint
 from sweeps.names import label
 from sweeps.preflight import check_tracking, git_commit
 from sweeps.results import GIT_TAG
-from sweeps.runs import experiment_id, log_metrics, log_params, log_snapshots, tag_checkpoint
 
 SINGLE_TAG = "derain.single_run"  # "true" on runs of the single-run CLIs (sweep children have derain.trial_id)
 
@@ -31,14 +31,13 @@ class MlflowRunTracker:
         self.run_id: str | None = None
         self.last_image = -1.0
 
-    def start(self, config: dict[str, Any], overrides: dict[str, Any]) -> None:
+    def start(self, task: str, config: dict[str, Any], overrides: dict[str, Any]) -> None:
         """Open the run, named from the overrides (``N64-small``) or the time, with the config as params."""
         exp = experiment_id(self.client, self.uri, self.experiment)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         name = "-".join(label(k, v) for k, v in overrides.items()) or f"single-{stamp}"
         tags = {GIT_TAG: git_commit(), SINGLE_TAG: "true"}
         self.run_id = self.client.create_run(exp, run_name=name[:120], tags=tags).info.run_id
-        task = "toy1d" if "content" in config else "derain"
         log_params(self.client, self.run_id, {"task": task, **flatten(config)})
 
     def on_eval(self, step: int, metrics: dict[str, float], run_dir: Path) -> None:

@@ -16,8 +16,8 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from derain.keys import LOGGED_PREFIXES
-from derain.loop import SAMPLES
-from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, SWEEP_TAG, TRAINING_KIND, sqlite_path, tag_equals
+from derain.loop import CHECKPOINT, SAMPLES
+from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, TRAINING_KIND, parent_run, sqlite_path
 
 SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image
 
@@ -61,20 +61,14 @@ def experiment_id(client: MlflowClient, uri: str, name: str) -> str:
     return exp.experiment_id
 
 
-def parent_run_id(client: MlflowClient, experiment: str, sweep: str) -> str | None:
-    """The run id of sweep ``sweep``'s parent run in the named experiment; None if there is none (yet)."""
-    exp = client.get_experiment_by_name(experiment)
-    found = client.search_runs([exp.experiment_id], tag_equals(SWEEP_TAG, sweep), max_results=1) if exp else []
-    return found[0].info.run_id if found else None
-
-
 def log_summary(uri: str, experiment: str, sweep: str, title: str, rows: Any) -> None:
     """Attach the final summary table (Pareto set or best trials) to the sweep's parent run: a CSV, an MLflow
     table, and its title as a tag."""
     client = MlflowClient(uri)
-    run_id = parent_run_id(client, experiment, sweep)
-    if run_id is None:
+    parent = parent_run(client, experiment, sweep)
+    if parent is None:
         return
+    run_id = parent.info.run_id
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "summary.csv"
         rows.to_csv(path, index=False)
@@ -101,4 +95,4 @@ def log_snapshots(client: MlflowClient, run_id: str, folder: Path, after_step: f
 
 def tag_checkpoint(client: MlflowClient, run_id: str, folder: str) -> None:
     """Point the run at its newest checkpoint file (a path on the storage every node sees)."""
-    client.set_tag(run_id, CHECKPOINT_TAG, str(Path(folder) / "checkpoint.pt"))
+    client.set_tag(run_id, CHECKPOINT_TAG, str(Path(folder) / CHECKPOINT))
