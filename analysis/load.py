@@ -30,8 +30,8 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 
+from derain.engine.loop import METRICS
 from derain.keys import LOGGED_PREFIXES, SUMMARY, TRAIN_STEP, YARDSTICK_E_B, YARDSTICK_GAIN, direction
-from derain.loop import METRICS
 from sweeps.members import member_histories
 from sweeps.plan import Settings, flat_params, trial_spec
 from sweeps.results import (

@@ -27,11 +27,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 
-from analysis import figures
-from analysis.claims import LADDER_GAIN, check_claims
+from analysis import plots
 from analysis.load import load_mlflow, load_ray
 from analysis.sections import Block, claims_blocks, finished, search_blocks, sweep_kind, trial_table
-from derain.cli import fail, setup_logging
+from analysis.verdicts import LADDER_GAIN, check_claims
+from derain.cli.common import fail, setup_logging
 from derain.errors import DerainError, one_line, redact
 from derain.keys import GAP, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_GAIN
 from sweeps.preflight import check_tracking
@@ -65,24 +65,24 @@ def ladder_figures(trials: pd.DataFrame, curves: pd.DataFrame) -> dict[str, Figu
     rain = done[done[N].notna()] if N in done else done.iloc[0:0]
     toy = done[done["content.terms"].notna()] if "content.terms" in done else done.iloc[0:0]
     if _varies(rain, N):
-        out["gain_vs_n"] = figures.removal_vs_n(rain, by=_group(rain))
+        out["gain_vs_n"] = plots.removal_vs_n(rain, by=_group(rain))
         if GAP in rain:
-            out["gap_vs_n"] = figures.gap_vs_n(rain, by=_group(rain))
+            out["gap_vs_n"] = plots.gap_vs_n(rain, by=_group(rain))
     if len(curves) and len(rain):
-        out["learning_curves"] = figures.learning_curves(curves[curves["trial_id"].isin(rain["trial_id"])], rain)
+        out["learning_curves"] = plots.learning_curves(curves[curves["trial_id"].isin(rain["trial_id"])], rain)
     for key, metric in BY_KEY.items():
         if _varies(rain, key) and metric in rain:
             x_by = N if _varies(rain, N) else None
-            out[f"{metric.replace('/', '_')}_by_{key}"] = figures.metric_by(rain, key, metric, x_by)
+            out[f"{metric.replace('/', '_')}_by_{key}"] = plots.metric_by(rain, key, metric, x_by)
     if _varies(toy, "content.count") and _varies(toy, "content.terms"):
         for metric in (GAP, YARDSTICK_GAIN):
-            out[f"toy1d_{metric.replace('/', '_')}"] = figures.heatmap(toy, "content.count", "content.terms", metric)
+            out[f"toy1d_{metric.replace('/', '_')}"] = plots.heatmap(toy, "content.count", "content.terms", metric)
     narrow = toy[toy["streaks.train"] == "narrow"] if "streaks.train" in toy else toy
     if _varies(narrow, "content.count"):
         metrics = (YARDSTICK_GAIN, YARDSTICK_E_B, UNSEEN_REMOVAL, GAP)
-        out["toy1d_vs_m"] = figures.versus(narrow, "content.count", metrics, "content.terms")
+        out["toy1d_vs_m"] = plots.versus(narrow, "content.count", metrics, "content.terms")
     if _varies(toy, "streaks.train"):
-        out["toy1d_by_streaks"] = figures.metric_by(toy, "streaks.train", YARDSTICK_GAIN, "content.count")
+        out["toy1d_by_streaks"] = plots.metric_by(toy, "streaks.train", YARDSTICK_GAIN, "content.count")
     return out
 
 

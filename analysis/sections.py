@@ -21,9 +21,10 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from analysis import figures
-from analysis.claims import ABLATIONS, ALPHA, check_claims
+from analysis import plots
 from analysis.load import add_plateaus
+from analysis.verdicts import ABLATIONS, ALPHA, check_claims
+from derain.config.presets import SMALL_SCALES
 from derain.keys import (
     INF_DB,
     REFERENCES,
@@ -33,7 +34,6 @@ from derain.keys import (
     YARDSTICK_PSNR_B,
     reference_key,
 )
-from derain.scales import SMALL_SCALES
 from sweeps.results import damages_background, front_with_identity
 from sweeps.spaces import REGISTRY
 
@@ -149,14 +149,14 @@ def search_blocks(trials: pd.DataFrame, study: optuna.Study | None) -> tuple[lis
     if len(done) < 2 or len(objectives) < 2:
         return [*blocks, Block("p", f"{len(done)} fully trained trials: no front to show")], figs
     front, paragraph = recommendation(done, objectives)
-    figs["pareto"] = figures.pareto(done, *objectives, front=front)
+    figs["pareto"] = plots.pareto(done, *objectives, front=front)
     blocks += [Block("figure", "pareto"), Block("h2", "Recommended balance"), Block("p", paragraph),
                Block("h2", "What matters")]  # fmt: skip
     if study is None:
         return [*blocks, Block("p", "no Optuna study found for this sweep: importance not computed")], figs
-    table, note = figures.importances(study, objectives)
+    table, note = plots.importances(study, objectives)
     if len(table):
-        figs["importance"] = figures.importance_figure(table)
+        figs["importance"] = plots.importance_figure(table)
         blocks.append(Block("figure", "importance"))
     return [*blocks, Block("p", note)], figs
 
@@ -187,7 +187,7 @@ def reading(scale: str | None) -> str:
     )
     if scale in SMALL_SCALES:
         text += (
-            f" At scale '{scale}' trials are short (derain/scales.py) and only the claims its protocol names are "
-            "run; --scale gpu runs the protocol for the rest."
+            f" At scale '{scale}' trials are short (derain/config/presets.py) and only the claims its protocol names"
+            " are run; --scale gpu runs the protocol for the rest."
         )
     return text

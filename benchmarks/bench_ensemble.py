@@ -1,5 +1,5 @@
-"""Trials per hour of K-member ensembles (``derain.ensemble``, vmapped) against the same K trials stepped one after
-another in one process (the work K single trials do), in one run; and the data (rain) share of a step.
+"""Trials per hour of K-member ensembles (``derain.engine.ensemble``, vmapped) against the same K trials stepped one
+after another in one process (the work K single trials do), in one run; and the data (rain) share of a step.
 
     python benchmarks/bench_ensemble.py [--scale cpu] [--k 1 4 16] [--steps 5] [--rounds 3] [--device auto]
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from derain.device import resolve_device
-from derain.ensemble import Stack, _losses, _member
-from derain.scales import make_config
+from derain.config.presets import make_config
+from derain.engine.device import resolve_device
+from derain.engine.ensemble import Stack, _losses, _member
 from derain.train import build_task
 
 LADDER = (4, 32, 256, 2048)

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-from derain.cli import parse_overrides
-from derain.config import Config
-from derain.device import resolve_device
-from derain.loop import LOSSES, RunParts, amp_dtype, train_loop
-from derain.scales import make_config
+from derain.cli.common import parse_overrides
+from derain.config.presets import make_config
+from derain.config.schema import Config
+from derain.engine.device import resolve_device
+from derain.engine.loop import LOSSES, RunParts, amp_dtype, train_loop
 from derain.train import build_task
 
 

@@ -9,7 +9,7 @@ are the T1 / T8 ladder (4 N x 3 seeds), its first block. Each trial is one ``pyt
 ``derain.toy1d``) process with its own run folder ``<out>/<index>``; a folder whose run already reached its last
 step is skipped, so a rerun finishes an interrupted block. ``run`` prints the block's wall time and each
 trial's; ``read`` builds the trials and curves frames from the folders' config.json and history.jsonl (with
-the plateau flag, ``analysis.load.at_plateau``) and prints ``analysis.claims``' table, as a report would.
+the plateau flag, ``analysis.load.at_plateau``) and prints ``analysis.verdicts``' table, as a report would.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from derain.config import flatten  # noqa: E402  (after the path: run as a script from anywhere)
-from derain.loop import CONFIG, HISTORY, METRICS  # noqa: E402
+from derain.config.schema import flatten  # noqa: E402  (after the path: run as a script from anywhere)
+from derain.engine.loop import CONFIG, HISTORY, METRICS  # noqa: E402
+from derain.tasks import TASKS  # noqa: E402
 from sweeps.spaces import REGISTRY  # noqa: E402  (the spaces are data: no Ray, Optuna or MLflow)
 
 
 def _command(point: dict, scale: str, device: str, folder: Path) -> list[str]:
-    module = "derain.toy1d" if point.get("task") == "toy1d" else "derain.train"
+    module = TASKS[point.get("task", REGISTRY["claims"].task)].cli
     sets = [f"--set={k}={v}" for k, v in point.items() if k != "task"]
     return [sys.executable, "-m", module, "--scale", scale, "--device", device, "--threads", "1", "--out",
             str(folder), "-q", *sets]  # fmt: skip
@@ -89,7 +90,7 @@ def read(out: Path) -> int:
     """Print the claims table of the folders under ``out``; 0."""
     import pandas as pd
 
-    from analysis.claims import check_claims
+    from analysis.verdicts import check_claims
 
     trials, _ = frames(out)
     table = check_claims(trials)

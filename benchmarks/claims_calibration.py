@@ -29,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from claims_frames import SEED_SD, configs, metrics
 
-from analysis.claims import ALPHA, CLAIMS, GAIN, PSNR_B, M, N, findings, ladder
 from analysis.findings import table
 from analysis.stats import rank_test
+from analysis.verdicts import ALPHA, CLAIMS, GAIN, PSNR_B, M, N, findings, ladder
+from derain.config import flatten
+from derain.tasks import TASKS
 
 LADDERS = {"T1": (N, GAIN, -1, "n"), "T7": (M, GAIN, -1, "m"), "T8": (N, PSNR_B, +1, "psnr_n")}
 
@@ -53,7 +55,8 @@ def rates(scale: str, sweeps: int, resamples: int, noise: float, seed_sd: float)
 def _unblocked(frame, claim: str, threshold: float, resamples: int) -> bool:
     """Protocol v1's test of a ladder claim: Spearman's rho over every trial of the ladder, seeds pooled."""
     x, y, sign, _ = LADDERS[claim]
-    part = ladder(frame[frame[x].notna() & (frame["task"] == ("toy1d" if x == M else "derain"))], x)
+    task = next(name for name, kind in TASKS.items() if x in flatten(kind.blank()))  # the task the axis is of
+    part = ladder(frame[frame[x].notna() & (frame["task"] == task)], x)
     return rank_test(part[x].to_numpy(float), part[y].to_numpy(float), resamples).p(sign) < threshold
 
 

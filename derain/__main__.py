@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 
-from derain.cli import EXIT_OK, OneLineParser, add_verbosity_flags, fail, setup_logging, verbosity
+from derain.cli.common import EXIT_OK, OneLineParser, add_verbosity_flags, fail, setup_logging, verbosity
+from derain.config.presets import make_config
 from derain.data.banks import banks_for
 from derain.degradations import get_degradation
 from derain.errors import DerainError
 from derain.preview import bins_figure, rain_figure
-from derain.scales import make_config
 
 
 def build_parser() -> argparse.ArgumentParser:

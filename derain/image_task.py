@@ -11,16 +11,16 @@ from typing import Unpack
 import torch
 from torch import nn
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.data import prepare_data
 from derain.data.banks import PatchBank
 from derain.degradations import evaluation_degradations, training_degradation
-from derain.evaluate import evaluate_sets, reference_metrics
-from derain.figures import save_snapshot, save_triptych
-from derain.loop import NonFiniteLossError, RunOptions, RunParts, fit_task
+from derain.engine.loop import NonFiniteLossError, RunOptions, RunParts, fit_task
+from derain.engine.seeding import seeded
+from derain.evaluation.evaluate import evaluate_sets, reference_metrics
+from derain.evaluation.figures import save_snapshot, save_triptych
 from derain.models import build_model
 from derain.prior import build_prior_restorer
-from derain.seeding import seeded
 
 __all__ = ["NonFiniteLossError", "build_task", "fit", "seen_degradations"]
 
@@ -59,7 +59,7 @@ def fit(
     Args:
         cfg: a runnable Config (``make_config``).
         banks: pre-built (candidate, held-out) patch banks of ``cfg.data`` (shared between sweep trials).
-        run: ``device``, ``on_eval``, ``run_dir``, ``resume`` (see ``derain.loop.fit_task``).
+        run: ``device``, ``on_eval``, ``run_dir``, ``resume`` (see ``derain.engine.loop.fit_task``).
 
     Returns:
         The last evaluation's metrics: ``eval/<deg>/<bgset>/<metric>``, ``eval/{seen,unseen}/*``, ``eval/gap``,

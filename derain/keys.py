@@ -22,7 +22,7 @@ class Metric:
     pixels: str = ""
 
 
-# The pixels a per-set metric reads (derain.metrics): the rain region, the untouched background, or all.
+# The pixels a per-set metric reads (derain.evaluation.metrics): the rain region, the untouched background, or all.
 PIXELS = {
     "rain": "the rain region: rain layer > 50/255 (for unmasked noise: every pixel)",
     "background": "the background: pixels the degradation left exactly untouched (rain layer == 0)",

@@ -1,6 +1,6 @@
 """The two tasks this project trains, and the one place that tells them apart.
 
-``derain``: 2D images (rain, or noise with ``degradation=noise``), ``derain.config.Config``, background banks.
+``derain``: 2D images (rain, or noise with ``degradation=noise``), ``derain.config.schema.Config``, background banks.
 ``toy1d``: the 1D function-denoising analogue (DESIGN §6), ``derain.toy1d.Toy1dConfig``, no banks.
 
 Everything that differs between them - the blank config that types ``--set`` values, how a config is built at
@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from derain.config import Config
-from derain.device import default_scale
+from derain.config.presets import make_config, preset_config
+from derain.config.schema import Config
+from derain.engine.device import default_scale
 from derain.image_task import build_task, fit
-from derain.scales import make_config, preset_config
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.fit import build_task_1d, fit1d
 from derain.toy1d.scales import make_toy_config, preset_toy_config
@@ -36,11 +36,12 @@ class TaskKind:
 
     ``make(scale, overrides)``: a runnable config (ranges checked, one-line ``ConfigError`` otherwise);
     ``preset``: the same without the checks (views such as MLflow params); ``fit(cfg, **run)``: train one run
-    (``derain.loop.RunOptions``; with ``banks``, also ``banks=``); ``build(cfg, device[, banks])``:
+    (``derain.engine.loop.RunOptions``; with ``banks``, also ``banks=``); ``build(cfg, device[, banks])``:
     its ``loop.RunParts``; ``shape(cfg)``: what ensemble members must share besides model and training (input size,
     prior); ``seed_key``: the override that seeds its data; ``banks``: trials use background banks (shared
     per node in sweeps); ``priors``: it may use a content prior (kept in a prior store); ``small``: a trial
-    needs a fraction of a CPU at every scale; ``default_scale()``: the preset a machine gets when none is named.
+    needs a fraction of a CPU at every scale; ``cli``: the module of its single-run CLI (``python -m <cli>``);
+    ``default_scale()``: the preset a machine gets when none is named.
     """
 
     name: str
@@ -54,6 +55,7 @@ class TaskKind:
     banks: bool
     priors: bool
     small: bool
+    cli: str
     default_scale: Callable[[], str] = default_scale
 
     def blank(self) -> Any:
@@ -64,11 +66,11 @@ class TaskKind:
 TASKS: dict[str, TaskKind] = {
     "derain": TaskKind(
         "derain", Config, make_config, preset_config, fit, build_task, _shape2d, "data.seed",
-        banks=True, priors=True, small=False,
+        banks=True, priors=True, small=False, cli="derain.train",
     ),
     "toy1d": TaskKind(
         "toy1d", Toy1dConfig, make_toy_config, preset_toy_config, fit1d, build_task_1d, lambda c: (c.content.length,),
-        "content.seed", banks=False, priors=False, small=True,
+        "content.seed", banks=False, priors=False, small=True, cli="derain.toy1d",
     ),
 }  # fmt: skip
 

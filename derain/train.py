@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from derain.cli.single_run import run_single, single_run_parser
 from derain.image_task import NonFiniteLossError, build_task, fit, seen_degradations
-from derain.run_cli import run_single, single_run_parser
 from derain.tasks import TASKS
 
 __all__ = ["NonFiniteLossError", "build_task", "fit", "main", "seen_degradations"]

@@ -1,5 +1,5 @@
 """Ensemble trials (DESIGN §7): grid points that share a model and a schedule train as members of one Tune
-trial (``derain.ensemble``), while everything a researcher reads stays one run per member.
+trial (``derain.engine.ensemble``), while everything a researcher reads stays one run per member.
 
 A Tune ensemble trial's config is ``{"members": [params_0, params_1, ...]}``; its results carry member k's
 metrics as ``m<k>/<key>`` (its own ``train/step`` included) beside the shared node keys; its checkpoint folder

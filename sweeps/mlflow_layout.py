@@ -15,8 +15,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+from derain.engine.loop import CHECKPOINT, SAMPLES
 from derain.keys import LOGGED_PREFIXES
-from derain.loop import CHECKPOINT, SAMPLES
 from sweeps.results import CHECKPOINT_TAG, IMAGE_STEP_TAG, KIND_TAG, TRAINING_KIND, parent_run, sqlite_path
 
 SNAPSHOT_KEY = "yardstick"  # the image key in MLflow: degraded | output | clean of one held-out yardstick image

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from derain.cli import parse_overrides
-from derain.config import Config, flatten
-from derain.ensemble import ensemble_key
+from derain.cli.common import parse_overrides
+from derain.config.schema import Config, flatten
+from derain.engine.ensemble import ensemble_key
 from derain.errors import DerainError, redact
 from derain.keys import INF_DB, info
 from derain.tasks import TASKS
@@ -176,7 +176,7 @@ def ensemble_size(settings: Settings, space: Space) -> int:
 
 def ensembles(plan: SweepPlan) -> Any:
     """The grouping ``search.tune_setup`` applies to a grid's points (``sweeps.members.group`` by the members'
-    ``derain.ensemble.ensemble_key``), or None when every point is a trial of its own."""
+    ``derain.engine.ensemble.ensemble_key``), or None when every point is a trial of its own."""
     size = ensemble_size(plan.settings, plan.space)
     if size <= 1:
         return None

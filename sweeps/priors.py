@@ -19,8 +19,8 @@ import ray
 import torch
 from ray.tune import Callback
 
-from derain.cli import worker_logging
-from derain.device import resolve_device
+from derain.cli.common import worker_logging
+from derain.engine.device import resolve_device
 from derain.prior.store import ensure_prior, prior_key
 
 log = logging.getLogger("sweeps")

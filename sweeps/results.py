@@ -38,7 +38,7 @@ IMAGE_STEP_TAG = "derain.image_step"  # child run: the newest step whose snapsho
 STOPPED_TAG = "derain.stopped_early"  # child run: "true" when the scheduler stopped it before its last step
 STOPPED_STEP_TAG = "derain.stopped_step"  # child run: the step it reached then
 NODE_KEYS = ("node_id", "hostname", "node_ip")  # reported by trials, logged as node_tag(key) tags
-PRECISION_KEY = "precision"  # reported by trials: their training steps' dtype (derain.loop.precision)
+PRECISION_KEY = "precision"  # reported by trials: their training steps' dtype (derain.engine.loop.precision)
 PRECISION_TAG = "derain.precision"  # child run: that dtype, which the machine decides (bf16 needs AMX on a CPU)
 SETTINGS = "derain_sweep.json"  # launch settings beside Tune's state, for --resume
 

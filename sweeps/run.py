@@ -18,9 +18,17 @@ if __name__ == "__main__":  # run as a script: don't let sweeps/*.py shadow top-
 
 import argparse
 
-from derain.cli import EXIT_OK, OneLineParser, add_override_flag, add_verbosity_flags, fail, setup_logging, verbosity
+from derain.cli.common import (
+    EXIT_OK,
+    OneLineParser,
+    add_override_flag,
+    add_verbosity_flags,
+    fail,
+    setup_logging,
+    verbosity,
+)
+from derain.config.presets import SCALE_NAMES
 from derain.errors import DerainError
-from derain.scales import SCALE_NAMES
 from sweeps.spaces import REGISTRY
 
 

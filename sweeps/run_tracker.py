@@ -12,8 +12,8 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-from derain.config import flatten
-from derain.loop import CHECKPOINT, CONFIG, FIGURE
+from derain.config.schema import flatten
+from derain.engine.loop import CHECKPOINT, CONFIG, FIGURE
 from sweeps.mlflow_layout import experiment_id, log_metrics, log_params, log_snapshots, tag_checkpoint
 from sweeps.names import label
 from sweeps.preflight import check_tracking, git_commit

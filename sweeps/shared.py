@@ -10,8 +10,8 @@ from typing import Any
 
 import ray
 
-from derain.cli import worker_logging
-from derain.config import Config
+from derain.cli.common import worker_logging
+from derain.config.schema import Config
 from derain.data.banks import PatchBank, banks_for, candidate_banks
 
 

@@ -28,10 +28,10 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-from derain.cli import EXIT_FAILED, EXIT_OK
-from derain.device import default_scale
+from derain.cli.common import EXIT_FAILED, EXIT_OK
+from derain.config.presets import SMALL_SCALES
+from derain.engine.device import default_scale
 from derain.errors import one_line, redact
-from derain.scales import SMALL_SCALES
 from derain.tasks import TASKS
 from sweeps import search
 from sweeps.cluster import (

@@ -23,9 +23,9 @@ from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
+from derain.engine.loop import CONFIG, FIGURE
 from derain.errors import one_line
 from derain.keys import TRAIN_STEP
-from derain.loop import CONFIG, FIGURE
 from sweeps.members import folder, member_id, member_metrics, member_params
 from sweeps.mlflow_layout import experiment_id, finite_number, log_metrics, log_params, log_snapshots, tag_checkpoint
 from sweeps.names import member_name

@@ -18,9 +18,9 @@ import ray
 import torch
 from ray import tune
 
-from derain.device import resolve_device
-from derain.ensemble import fit_ensemble
-from derain.loop import CHECKPOINT, NonFiniteLossError, precision
+from derain.engine.device import resolve_device
+from derain.engine.ensemble import fit_ensemble
+from derain.engine.loop import CHECKPOINT, NonFiniteLossError, precision
 from derain.tasks import TASKS, task_of
 from sweeps.members import folder, member_params, prefixed
 from sweeps.plan import TrialSpec, resolve, sanitize, trial_config

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.claims import LADDER_GAIN
+from analysis.verdicts import LADDER_GAIN
 from derain.data.banks import BINS
 from derain.degradations import RAIN_LADDER
 from derain.keys import GAP, OWN_BIN_GAIN_LOST, YARDSTICK_E_B, YARDSTICK_GAIN, YARDSTICK_PSNR_B

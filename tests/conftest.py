@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from derain.config import Config, with_overrides
+from derain.config.schema import Config, with_overrides
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

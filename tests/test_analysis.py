@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import ray
 
-from analysis import figures
-from analysis.claims import CLAIMS
+from analysis import plots
 from analysis.load import plateaus
+from analysis.verdicts import CLAIMS
 
 N = "data.num_backgrounds"
 
@@ -27,6 +27,7 @@ def _frame(effect: float, noise: float = 0.0, seeds: int = 3, ns=(4, 16, 64, 256
                 {
                     "trial_id": f"{s}-{n}",
                     "status": "finished",
+                    "task": "derain",  # as the loaders give it (every trial's params name its task)
                     "seed": s,
                     N: n,
                     "degradation": "rain",
@@ -53,7 +54,7 @@ def test_lines_join_only_trials_that_differ_in_the_figures_axis():
     df = pd.concat(
         [photos.assign(**{"data.sharpness_bin": "all"}), textures.assign(**{"data.sharpness_bin": "all"}), binned]
     )
-    fig = figures.removal_vs_n(df, by="data.source")
+    fig = plots.removal_vs_n(df, by="data.source")
     gain, e_b = fig.axes[0], fig.axes[1]
     assert gain.get_title() == "eval/yardstick/gain_db" and e_b.get_title() == "eval/yardstick/e_b"  # e_b beside
     lines = _line_data(gain)
@@ -69,7 +70,7 @@ def test_pareto_figure_draws_the_front():
     df = pd.DataFrame(
         {"eval/yardstick/e_r": [0.1, 0.2, 0.3, 0.15], "eval/yardstick/e_b": [0.3, 0.1, 0.2, 0.4], N: [4, 64, 16, 8]}
     )
-    fig = figures.pareto(df, "eval/yardstick/e_r", "eval/yardstick/e_b")
+    fig = plots.pareto(df, "eval/yardstick/e_r", "eval/yardstick/e_b")
     front = df[pareto_mask(df, ("eval/yardstick/e_r", "eval/yardstick/e_b"), ("min", "min"))].sort_values(
         "eval/yardstick/e_r"
     )
@@ -92,7 +93,7 @@ def test_learning_curves_mark_trials_without_a_plateau():
     assert plateaus(curves, "eval/yardstick/gain_db") == {"flat": True, "rising": False, "short": True}
     curves = curves[curves["trial_id"] != "short"]
     trials = pd.DataFrame({"trial_id": ["flat", "rising"], N: [4, 64]})
-    styles = {line.get_linestyle() for line in figures.learning_curves(curves, trials).axes[0].get_lines()[:2]}
+    styles = {line.get_linestyle() for line in plots.learning_curves(curves, trials).axes[0].get_lines()[:2]}
     assert styles == {"-", "--"}
 
 
@@ -100,13 +101,13 @@ def test_other_figures_show_their_data():
     toy = pd.DataFrame(
         {"content.count": [4, 4, 64, 64], "content.terms": [2, 32, 2, 32], "eval/gap": [0, 0.1, 0.2, 0.5]}
     )
-    heat = figures.heatmap(toy, "content.count", "content.terms", "eval/gap")
+    heat = plots.heatmap(toy, "content.count", "content.terms", "eval/gap")
     assert heat.axes[0].images[0].get_array().tolist() == [[0, 0.2], [0.1, 0.5]]
-    vs_m = figures.versus(toy, "content.count", ("eval/gap",), "content.terms")
+    vs_m = plots.versus(toy, "content.count", ("eval/gap",), "content.terms")
     assert vs_m.axes[0].get_xscale() == "log" and len(_line_data(vs_m.axes[0])) == 2  # a line per K
     df = _frame(-0.5)
     ladder = df.assign(**{"rain.train": np.resize(["random", "small+medium", "small"], len(df))})
-    ticks = figures.metric_by(ladder, "rain.train", "eval/unseen/removal").axes[0].get_xticklabels()
+    ticks = plots.metric_by(ladder, "rain.train", "eval/unseen/removal").axes[0].get_xticklabels()
     assert [t.get_text() for t in ticks] == ["small", "small+medium", "random"]  # ladder order, not alphabetical
 
 
@@ -124,11 +125,11 @@ def test_balance_importance_comes_from_the_persisted_study(tmp_path):
         n, c = int(rng.integers(4, 4096)), float(rng.random())
         study.add_trial(optuna.trial.create_trial(params={"n": n, "c": c}, distributions=dist, values=[np.log(n), c]))
     objectives = {"eval/yardstick/e_r": "min", "eval/yardstick/e_b": "min"}
-    table, note = figures.importances(optuna.load_study(study_name="s", storage=storage), objectives)
+    table, note = plots.importances(optuna.load_study(study_name="s", storage=storage), objectives)
     top = table.sort_values("importance").groupby("objective").tail(1).set_index("objective")["param"]
     assert top.to_dict() == {"eval/yardstick/e_r": "n", "eval/yardstick/e_b": "c"} and "fANOVA" in note
     few = optuna.create_study(directions=["minimize", "minimize"])
-    assert figures.importances(few, objectives)[1].startswith("0 complete trials: too few")
+    assert plots.importances(few, objectives)[1].startswith("0 complete trials: too few")
 
 
 def test_the_knee_is_the_front_point_nearest_the_ideal_corner():
@@ -388,7 +389,7 @@ def test_the_pareto_figure_shows_doing_nothing_and_crosses_out_the_trials_that_d
     trials, _ = _balance_sweep(tmp_path)
     done = _with_references(trials[trials["status"] == "finished"], damaging=["t0", "t1"])
     front, _ = recommendation(done, {"eval/yardstick/e_r": "min", "eval/yardstick/e_b": "min"})
-    ax = figures.pareto(done, "eval/yardstick/e_r", "eval/yardstick/e_b", front=front).axes[0]
+    ax = plots.pareto(done, "eval/yardstick/e_r", "eval/yardstick/e_b", front=front).axes[0]
     points = {c.get_label(): c.get_offsets() for c in ax.collections}
     assert points[IDENTITY].tolist() == [[0.9, 0.0]]
     assert len(points["damages the background"]) == 2

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from derain.config import Config, with_overrides
+from derain.config.schema import Config, with_overrides
 from derain.data.banks import BINS, banks_for, select_backgrounds, sharpness, sharpness_bins
 from derain.data.sources import BUILTIN, HELDOUT_PHOTOS, PHOTOS, load_folder, load_source, split_source
 from derain.errors import DataError

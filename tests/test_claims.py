@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from claims_frames import configs, metrics
 
-from analysis.claims import ALPHA, CLAIMS, check_claims, findings
 from analysis.findings import table
 from analysis.stats import (
     EXACT_LIMIT,
@@ -20,6 +19,7 @@ from analysis.stats import (
     sign_flip_test,
     trend_test,
 )
+from analysis.verdicts import ALPHA, CLAIMS, check_claims, findings
 
 RESAMPLES = 499  # valid Monte-Carlo p-values at any count; fewer keep the calibration test in seconds
 # the effect that makes each claim true (+) or false (-), in the units of claims_frames.metrics

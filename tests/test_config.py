@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from derain.config import Config, flatten, parse_assignment, to_dict, with_overrides
+from derain.config.presets import make_config
+from derain.config.schema import Config, flatten, parse_assignment, to_dict, with_overrides
 from derain.errors import ConfigError, DataError
-from derain.scales import make_config
 
 
 def test_dotted_and_nested_overrides_agree():

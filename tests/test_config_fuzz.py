@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derain.config import Config, flatten
+from derain.config.presets import make_config
+from derain.config.schema import Config, flatten
 from derain.errors import DerainError
-from derain.scales import make_config
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.scales import make_toy_config
 

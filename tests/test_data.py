@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from derain.config import Config, with_overrides
+from derain.config.schema import Config, with_overrides
 from derain.data import prepare_data
 from derain.degradations import (
     RAIN_LADDER,
@@ -62,7 +62,7 @@ def test_seen_follows_training_ranges(small_cfg):
 
 def test_eval_sets_are_identical_across_processes(small_cfg):
     code = (
-        "from derain.config import Config, with_overrides; from tests.test_data import _digest; "
+        "from derain.config.schema import Config, with_overrides; from tests.test_data import _digest; "
         "print(_digest(with_overrides(Config(), {'data.patch_size': 32, 'data.pool_size': 128, "
         "'data.num_backgrounds': 8, 'data.eval_images': 4, 'data.heldout_images': 4})))"
     )

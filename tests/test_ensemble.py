@@ -1,4 +1,4 @@
-"""Ensembles (derain.ensemble): K members in one vmapped model give each the numbers of its single run."""
+"""Ensembles (derain.engine.ensemble): K members in one vmapped model give each the numbers of its single run."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from derain.ensemble import ensemble_key, fit_ensemble, train_ensemble
+from derain.config.presets import make_config
+from derain.engine.ensemble import ensemble_key, fit_ensemble, train_ensemble
+from derain.engine.loop import NonFiniteLossError, precision
 from derain.errors import ConfigError
-from derain.loop import NonFiniteLossError, precision
-from derain.scales import make_config
 from derain.toy1d import fit1d
 from derain.toy1d.scales import make_toy_config
 from derain.train import build_task, fit

@@ -169,7 +169,7 @@ def test_only_the_task_registry_tells_the_tasks_apart():
     probe = re.compile(r"""==\s*["'](derain|toy1d)["']|["'](derain|toy1d)["']\s*==|hasattr\(\w+, ["']content["']\)""")
     found = [
         f"{p.relative_to(ROOT)}: {line.strip()}"
-        for top in ("derain", "sweeps", "analysis")
+        for top in PACKAGES
         for p in (ROOT / top).rglob("*.py")
         if p.name != "tasks.py"
         for line in p.read_text().splitlines()

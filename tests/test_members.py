@@ -87,7 +87,7 @@ def test_every_grid_space_plans_as_ensembles_of_its_models(name):
 
 
 def ensemble_key_of(plan, params):
-    from derain.ensemble import ensemble_key
+    from derain.engine.ensemble import ensemble_key
     from sweeps.plan import trial_config
 
     return ensemble_key(trial_config(plan.spec, params))

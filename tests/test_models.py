@@ -4,7 +4,7 @@ and a tiny one overfits a fixed batch."""
 import pytest
 import torch
 
-from derain.config import ModelConfig
+from derain.config.schema import ModelConfig
 from derain.errors import ConfigError
 from derain.models import REGISTRY, build_model
 from derain.toy1d.config import Toy1dModelConfig

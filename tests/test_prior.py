@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from derain.config.presets import make_config
+from derain.engine.loop import train_loop
 from derain.errors import ConfigError
-from derain.loop import train_loop
 from derain.prior.restorer import frozen_parameters
 from derain.prior.store import ensure_prior, prior_key
 from derain.prior.taming import GroupNorm32, Layout
 from derain.prior.vq import VQModel, load_taming
-from derain.scales import make_config
 from derain.train import build_task, fit
 
 TINY = {

@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweep_cli import RUN
 
-from derain.cli import setup_logging
+from derain.cli.common import setup_logging
 from derain.train import main as train_main
 from sweeps.names import trial_name
 from sweeps.results import parent_note, ui_command
@@ -161,7 +161,7 @@ def test_bad_tracking_uri_of_a_single_run_fails_before_training(tmp_path, capsys
 def test_log_levels_ours_and_third_parties(verbosity, ours, theirs):
     setup_logging(verbosity)
     try:
-        assert logging.getLevelName(logging.getLogger("derain.loop").getEffectiveLevel()) == ours
+        assert logging.getLevelName(logging.getLogger("derain.engine.loop").getEffectiveLevel()) == ours
         assert logging.getLevelName(logging.getLogger("sweeps").getEffectiveLevel()) == ours
         assert logging.getLevelName(logging.getLogger("mlflow.store").getEffectiveLevel()) == theirs
     finally:

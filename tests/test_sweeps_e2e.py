@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune import ExperimentAnalysis
 from sweep_cli import RUN
 
-from derain.loop import precision
+from derain.engine.loop import precision
 from sweeps.results import SWEEP_TAG, TRIAL_TAG
 from sweeps.run import main
 from sweeps.spaces import REGISTRY

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from derain.scales import SCALE_NAMES
+from derain.config.presets import SCALE_NAMES
 from sweeps.plan import Settings, TrialSpec, base_overrides, corner_configs, sanitize, trial_config
 from sweeps.results import pareto_mask
 from sweeps.search import tune_setup

@@ -91,7 +91,7 @@ def test_cli_writes_outputs(tmp_path, capsys):
 
 
 def test_both_tasks_name_their_scales_alike():
-    from derain.scales import SCALE_NAMES, SCALES
+    from derain.config.presets import SCALE_NAMES, SCALES
     from derain.toy1d.scales import TOY_SCALES
 
     assert tuple(SCALES) == tuple(TOY_SCALES) == SCALE_NAMES  # one list of names, two tasks' presets

@@ -9,11 +9,11 @@ import pytest
 import torch
 from devices import DEVICES
 
+from derain.config.presets import SCALES, make_config
 from derain.data import prepare_data
 from derain.degradations import evaluation_degradations
+from derain.engine.loop import LOSSES, NonFiniteLossError
 from derain.keys import PER_SET
-from derain.loop import LOSSES, NonFiniteLossError
-from derain.scales import SCALES, make_config
 from derain.train import build_task, fit, main
 
 
@@ -190,7 +190,7 @@ def test_cli_bad_input(tmp_path, args, named, capsys):
 
 
 def test_reference_rows_bracket_every_model_on_the_yardstick():
-    from derain.evaluate import reference_metrics
+    from derain.evaluation.evaluate import reference_metrics
 
     task = build_task(make_config("smoke", {}), torch.device("cpu"))
     refs = reference_metrics(prepare_data(make_config("smoke", {}), torch.device("cpu")).eval_sets, torch.device("cpu"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.data.banks import PatchBank, banks_for, select_backgrounds
 from derain.data.evalsets import EvalSet, build_eval_sets
 from derain.data.sampler import TrainSampler

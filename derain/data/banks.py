@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from derain.config import DataConfig
+from derain.config.schema import DataConfig
 from derain.data.sources import MIN_IMAGES_FOR_IMAGE_SPLIT, split_source
 from derain.errors import DataError
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.data.banks import BINS, PatchBank, sharpness_bins, tercile_edges
 from derain.degradations import (
     Degradation,
@@ -23,9 +23,9 @@ from derain.degradations import (
     training_degradation,
     yardstick_degradations,
 )
+from derain.engine.seeding import eval_generator
 from derain.errors import DataError
 from derain.keys import BGSETS, OWN_BIN, TRAINED
-from derain.seeding import eval_generator
 
 
 @dataclass(frozen=True)

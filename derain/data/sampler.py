@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.data.banks import PatchBank
 from derain.degradations import Degradation
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from derain.engine.progress import Progress
 from derain.errors import DataError
-from derain.progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.degradations.noise import NOISE_TYPES, NoiseRange, NoiseSpec, noise_spec
 from derain.degradations.rain import RAIN_TYPES, RainRange, RainSpec, rain_spec
 from derain.degradations.thirdparty import ThirdPartyRain

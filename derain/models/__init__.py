@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from torch import nn
 
-from derain.checks import check_bounds
-from derain.config import ModelConfig
+from derain.config.checks import check_bounds
+from derain.config.schema import ModelConfig
 from derain.errors import ConfigError
 from derain.models.resnet import ResNet
 from derain.models.swinir import SwinIRLight

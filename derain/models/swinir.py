@@ -104,7 +104,7 @@ class ResidualSwinGroup(nn.Module):
 class SwinIRLight(nn.Module):
     """``depth`` residual Swin groups of embedding ``width``, ``heads`` heads and ``window`` px windows."""
 
-    vmappable = False  # torch.func.vmap cannot trace its attention's learned bias (derain.ensemble)
+    vmappable = False  # torch.func.vmap cannot trace its attention's learned bias (derain.engine.ensemble)
 
     def __init__(self, channels: int = 3, width: int = 48, depth: int = 4, window: int = 8, heads: int = 4):
         super().__init__()

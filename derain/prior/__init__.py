@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from derain.config import Config
+from derain.config.schema import Config
+from derain.engine.seeding import seeded
 from derain.prior.restorer import PriorRestorer
 from derain.prior.store import ensure_prior
 from derain.prior.vq import load_taming
-from derain.seeding import seeded
 
 KINDS = ("none", "vq", "ae")  # prior.kind: no prior, or one of the two restorers below
 

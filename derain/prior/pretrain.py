@@ -16,15 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derain.config import Config
+from derain.config.schema import Config
 from derain.data.banks import banks_for
 from derain.data.sources import BUILTIN
-from derain.loop import amp_dtype
-from derain.metrics import psnr
+from derain.engine.loop import amp_dtype
+from derain.engine.progress import Progress
+from derain.engine.seeding import seeded
+from derain.evaluation.metrics import psnr
 from derain.prior.taming import Layout
 from derain.prior.vq import VQModel
-from derain.progress import Progress
-from derain.seeding import seeded
 
 log = logging.getLogger(__name__)
 

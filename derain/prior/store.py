@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from derain.config import Config, to_dict
+from derain.config.schema import Config, to_dict
 from derain.prior.pretrain import layout_for, pretrain
 from derain.prior.vq import VQModel
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from derain.run_cli import run_single, single_run_parser
+from derain.cli.single_run import run_single, single_run_parser
 from derain.tasks import TASKS
 from derain.toy1d.fit import seen_streaks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from derain.config import TrainConfig
+from derain.config.schema import TrainConfig
 
 
 @dataclass(frozen=True)

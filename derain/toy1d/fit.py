@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from derain.data.evalsets import EvalSet
-from derain.evaluate import evaluate_sets, reference_metrics
-from derain.figures import save_signal_plot
+from derain.engine.loop import RunOptions, RunParts, fit_task
+from derain.engine.seeding import eval_generator, seeded
+from derain.evaluation.evaluate import evaluate_sets, reference_metrics
+from derain.evaluation.figures import save_signal_plot
 from derain.keys import BGSETS
-from derain.loop import RunOptions, RunParts, fit_task
-from derain.seeding import eval_generator, seeded
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.content import make_functions
 from derain.toy1d.models import build_toy_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from derain.checks import check_bounds
+from derain.config.checks import check_bounds
 from derain.errors import ConfigError
 from derain.toy1d.config import Toy1dModelConfig
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from derain.checks import check_bounds, check_choice
-from derain.config import with_overrides
+from derain.config.checks import check_bounds, check_choice
+from derain.config.schema import with_overrides
+from derain.config.validation import check_train
 from derain.errors import ConfigError
 from derain.toy1d.config import Toy1dConfig
 from derain.toy1d.content import FAMILIES
 from derain.toy1d.models import check_toy_model
 from derain.toy1d.streaks import streak_spec
-from derain.validation import check_train
 
 TOY_SCALES: dict[str, dict[str, Any]] = {
     "smoke": {

@@ -1,4 +1,4 @@
-"""The paper's claims as pre-declared protocols: the trials that decide T1-T8 (analysis/claims.py), then the report.
+"""The paper's claims as pre-declared protocols: the trials that decide T1-T8 (analysis/verdicts.py), then the report.
 
 Hypothesis: more (and more complex) training backgrounds make a restorer learn the degradation instead of
 the content, so it removes unseen degradations worse (T1, T6 denoising, T7 1D); simpler backgrounds (T2),

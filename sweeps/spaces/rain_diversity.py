@@ -7,9 +7,9 @@ yardstick (steep streaks) lies 5 degrees and 5 px beyond 'random' but 55 degrees
 albumentations rain partly inside the wider rungs: both are shown beside it, descriptive only.
 """
 
+from derain.config.presets import SCALE_NAMES
 from derain.degradations import LADDER_EXAM, RAIN_LADDER
 from derain.keys import GAP, YARDSTICK_GAIN, eval_key
-from derain.scales import SCALE_NAMES
 from sweeps.spaces.base import Space
 
 LADDER = list(RAIN_LADDER)

@@ -16,7 +16,7 @@ Which pixels each metric reads (``derain.keys.PER_SET`` says the same per key):
 
 An image whose region is empty has NaN for that region's per-image metric, and summaries skip NaNs. For
 unmasked degradations (noise) the 'rain region' is the whole image and there are no background metrics.
-``psnr_y`` and ``ssim_y`` (2D only) follow the field's Y-channel convention (``derain.ychannel``).
+``psnr_y`` and ``ssim_y`` (2D only) follow the field's Y-channel convention (``derain.evaluation.ychannel``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from derain.evaluation.ychannel import psnr_y, ssim_y
 from derain.keys import (
     GAP,
     HELDOUT_PSNR,
@@ -39,7 +40,6 @@ from derain.keys import (
     eval_key,
     group_key,
 )
-from derain.ychannel import psnr_y, ssim_y
 
 MASK_THRESHOLD = 50 / 255
 
@@ -84,11 +84,6 @@ def pooled_e_b(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> f
     sq = ((out.double() - clean.double()) ** 2).mean(dim=1, keepdim=True)
     total = float(weight.sum())
     return float((sq * weight).sum()) / total if total > 0 else float("nan")
-
-
-def e_r_rel(out: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
-    """e_r / e_b, (B,): how much worse the rain region is reconstructed than the background."""
-    return e_r(out, clean, layer) / e_b(out, clean, layer)
 
 
 def removal(out: torch.Tensor, degraded: torch.Tensor, clean: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:

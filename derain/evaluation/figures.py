@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from derain.data.evalsets import EvalSet
-from derain.evaluate import predict, showcase_sets
+from derain.evaluation.evaluate import predict, showcase_sets
 
 PANELS = ("degraded", "output", "clean")
 

@@ -16,8 +16,8 @@ import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.claims import ABLATIONS
 from analysis.load import plateaus
+from analysis.verdicts import ABLATIONS
 from derain.data.banks import BINS
 from derain.degradations import NOISE_TYPES, RAIN_LADDER
 from derain.keys import GAP, SEEN_REMOVAL, UNSEEN_REMOVAL, YARDSTICK_E_B, YARDSTICK_E_R, YARDSTICK_GAIN, direction

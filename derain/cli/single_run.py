@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import torch
 
-from derain.cli import (
+from derain.cli.common import (
     EXIT_OK,
     OneLineParser,
     add_override_flag,
@@ -26,11 +26,11 @@ from derain.cli import (
     setup_logging,
     verbosity,
 )
-from derain.config import flatten, to_dict
+from derain.config.presets import SCALE_NAMES
+from derain.config.schema import flatten, to_dict
+from derain.engine.loop import CHECKPOINT, CONFIG, FIGURE, HISTORY, METRICS, NonFiniteLossError
 from derain.errors import ConfigError, DerainError
-from derain.loop import CHECKPOINT, CONFIG, FIGURE, HISTORY, METRICS, NonFiniteLossError
-from derain.scales import SCALE_NAMES
-from derain.tables import metric_table
+from derain.evaluation.tables import metric_table
 from derain.tasks import TaskKind
 
 TRACKERS = "derain.trackers"  # entry point group: name -> class(uri, experiment) implementing RunTracker

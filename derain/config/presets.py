@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from derain.config import Config, with_overrides
+from derain.config.schema import Config, with_overrides
+from derain.config.validation import validate_config
 from derain.errors import ConfigError
-from derain.validation import validate_config
 
 SCALE_NAMES = ("smoke", "cpu", "gpu", "paper")  # every task's presets use these names, in this order
 SMALL_SCALES = ("smoke", "cpu")  # short trials: small models, several per GPU, claims decided only partly

@@ -3,7 +3,7 @@
 Every knob a sweep can turn lives here as a typed, documented field with a default. ``with_overrides`` turns a
 mapping of dotted (``{"data.num_backgrounds": 64}``) or nested (``{"data": {"num_backgrounds": 64}}``) keys into
 a new config, rejecting unknown keys and wrong types with an error that names the key. Value ranges and
-combinations are checked where a runnable config is built (``derain.scales.make_config``,
+combinations are checked where a runnable config is built (``derain.config.presets.make_config``,
 ``derain.toy1d.scales.make_toy_config``). ``parse_assignment`` turns a CLI ``key=value`` string into such a
 mapping.
 """

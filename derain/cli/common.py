@@ -1,5 +1,5 @@
 """What every command line of the project shares (the sweep's and the single runs'): one-line usage errors, exit
-codes, ``--set`` parsing, logging set-up. The single-run CLIs themselves are ``derain.run_cli``.
+codes, ``--set`` parsing, logging set-up. The single-run CLIs themselves are ``derain.cli.single_run``.
 
 Exit codes: 0 done, 1 ran but some trials failed (sweeps), 2 bad input (one line on stderr, before any
 work), 3 the training diverged.
@@ -14,9 +14,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from derain.config import parse_assignment
+from derain.config.schema import parse_assignment
+from derain.engine.loop import NonFiniteLossError
 from derain.errors import redact
-from derain.loop import NonFiniteLossError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 1, 2, 3
 

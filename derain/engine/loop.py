@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from derain.config import TrainConfig, to_dict
-from derain.device import resolve_device
+from derain.config.schema import TrainConfig, to_dict
+from derain.engine.device import resolve_device
 from derain.keys import SUMMARY, TRAIN_LOSS, TRAIN_LR, TRAIN_STEP
 
 log = logging.getLogger(__name__)

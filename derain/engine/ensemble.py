@@ -9,7 +9,7 @@ small trial leaves idle. One Adam over the stacked parameters is K Adams (its up
 clipping is per member; a member whose loss turns non-finite is dropped and reported as failed while the
 others go on.
 
-Every member keeps a single run's loop state (``derain.loop.LoopState``: module, Adam, schedule, generator);
+Every member keeps a single run's loop state (``derain.engine.loop.LoopState``: module, Adam, schedule, generator);
 the stack is built from those states and written back into them at every evaluation, so checkpoints are a
 single run's (a member resumes as a single run, and a single run's folder resumes as a member). Architectures
 ``vmap`` cannot trace (attention with a learned bias: ``swinir_light`` says ``vmappable = False``) run their
@@ -32,10 +32,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from derain.config import TrainConfig, to_dict
-from derain.device import resolve_device
-from derain.errors import ConfigError
-from derain.loop import (
+from derain.config.schema import TrainConfig, to_dict
+from derain.engine.device import resolve_device
+from derain.engine.loop import (
     LOSSES,
     LoopState,
     NonFiniteLossError,
@@ -49,6 +48,7 @@ from derain.loop import (
     new_state,
     open_run_dir,
 )
+from derain.errors import ConfigError
 from derain.tasks import task_of
 
 log = logging.getLogger(__name__)

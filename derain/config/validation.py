@@ -1,19 +1,19 @@
 """Range, name and combination checks of a whole 2D ``Config``; errors name the config key.
 
-Run by ``derain.scales.make_config``, the one place that builds a runnable config, before any work starts.
+Run by ``derain.config.presets.make_config``, the one place that builds a runnable config, before any work starts.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from derain.checks import check_bounds, check_choice
-from derain.config import Config, TrainConfig
+from derain.config.checks import check_bounds, check_choice
+from derain.config.schema import Config, TrainConfig
 from derain.data.banks import COUNT_UNITS, SHARPNESS_BINS
 from derain.data.sources import BUILTIN, first_usable_image, known_sources
 from derain.degradations import FAMILIES, custom_degradation, training_degradation
+from derain.engine.loop import LOSSES, SCHEDULES
 from derain.errors import ConfigError, DerainError
-from derain.loop import LOSSES, SCHEDULES
 from derain.models import check_model
 from derain.prior import KINDS
 
