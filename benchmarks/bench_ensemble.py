@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from derain.config.presets import make_config
 from derain.engine.device import resolve_device
 from derain.engine.ensemble import Stack, _losses, _member
+from derain.engine.loop import amp_dtype, precision
 from derain.train import build_task
 
 LADDER = (4, 32, 256, 2048)
@@ -45,11 +46,13 @@ def _sync(device: torch.device) -> None:
 def time_steps(members: list, t, stacked: bool, steps: int, device: torch.device) -> float:
     """Seconds per ensemble step (all K members) of ``steps`` steps after one warm-up step."""
     stack = Stack([m.state for m in members], t, stacked)
+    amp = amp_dtype(device, t.amp)
+    amp = amp if amp == torch.bfloat16 else None  # as fit_ensemble steps: bf16 where the trials use it
     for i in range(steps + 1):
         if i == 1:
             _sync(device)
             start = time.perf_counter()
-        _losses(stack, members, t, None).sum().backward()
+        _losses(stack, members, t, amp).sum().backward()
         stack.step(t.grad_clip)
     _sync(device)
     return (time.perf_counter() - start) / steps
@@ -77,7 +80,8 @@ def main() -> None:
     device = resolve_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(1)  # one trial per core is the alternative on the CPU
-    print(f"scale {args.scale} on {device} ({torch.get_num_threads()} thread(s)); medians of {args.rounds} rounds")
+    print(f"scale {args.scale} on {device} ({torch.get_num_threads()} thread(s), steps in {precision(device, True)});"
+          f" medians of {args.rounds} rounds")  # fmt: skip
     print(f"{'K':>4} {'one by one ms/member-step':>26} {'vmapped':>9} {'ratio':>6} {'data share':>11}")
     for k in args.k:
         members, t = _members(args.scale, k, device)

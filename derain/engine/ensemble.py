@@ -14,7 +14,8 @@ the stack is built from those states and written back into them at every evaluat
 single run's (a member resumes as a single run, and a single run's folder resumes as a member). Architectures
 ``vmap`` cannot trace (attention with a learned bias: ``swinir_light`` says ``vmappable = False``) run their
 members one after another in the same loop: the same numbers, no speed-up. On the CPU stacking measured slower
-than separate runs (``benchmarks/bench_ensemble.py``), so sweeps ensemble on GPUs only.
+than separate runs (``benchmarks/bench_ensemble.py``): there the members step one after another by default, and
+sweeps ensemble on GPUs only.
 """
 
 from __future__ import annotations
@@ -231,9 +232,10 @@ def train_ensemble(
     stacked: bool | None = None,
 ) -> list[dict[str, float] | NonFiniteLossError]:
     """Train ``runs`` (one architecture, one ``train`` schedule) as one ensemble; per member, its last metrics or
-    the ``NonFiniteLossError`` it failed with. ``stacked``: vmap the members (default: when the architecture
-    allows); ``on_eval(member, step, metrics)`` after each member's evaluation, its folder written; ``on_round``
-    after each evaluation of them all (``RoundEval``)."""
+    the ``NonFiniteLossError`` it failed with. ``stacked``: vmap the members (default: on CUDA, when the
+    architecture allows; on a CPU the vmapped step measured 0.70x the members' own steps in fp32 and 0.26-0.34x
+    in bf16, ``benchmarks/bench_ensemble.py``); ``on_eval(member, step, metrics)`` after each member's
+    evaluation, its folder written; ``on_round`` after each evaluation of them all (``RoundEval``)."""
     notify = (lambda k: lambda step, m: on_eval(k, step, m)) if on_eval else (lambda k: None)
     each = zip(runs, seeds, run_dirs, configs, strict=True)
     members = [_member(*run[:2], train, device, *run[2:], notify(k), resume) for k, run in enumerate(each)]
@@ -242,7 +244,8 @@ def train_ensemble(
         raise ValueError(f"the members' checkpoints are at different steps {sorted(steps)}: resume them one by one")
     amp = amp_dtype(device, train.amp)
     amp = amp if amp == torch.bfloat16 else None
-    stacked = can_stack(members[0].state.model) if stacked is None else stacked
+    if stacked is None:
+        stacked = device.type == "cuda" and can_stack(members[0].state.model)
     stack, step, tick = Stack([m.state for m in members], train, stacked), steps.pop(), time.perf_counter()
     while step < train.iterations:
         step += 1
