@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from derain.config.presets import make_config
 from derain.engine.device import resolve_device
 from derain.engine.ensemble import Stack, _losses, _member
-from derain.engine.loop import amp_dtype, precision
+from derain.engine.loop import bf16_dtype, precision
 from derain.train import build_task
 
 LADDER = (4, 32, 256, 2048)
@@ -46,8 +46,7 @@ def _sync(device: torch.device) -> None:
 def time_steps(members: list, t, stacked: bool, steps: int, device: torch.device) -> float:
     """Seconds per ensemble step (all K members) of ``steps`` steps after one warm-up step."""
     stack = Stack([m.state for m in members], t, stacked)
-    amp = amp_dtype(device, t.amp)
-    amp = amp if amp == torch.bfloat16 else None  # as fit_ensemble steps: bf16 where the trials use it
+    amp = bf16_dtype(device, t.amp)  # as fit_ensemble steps
     for i in range(steps + 1):
         if i == 1:
             _sync(device)

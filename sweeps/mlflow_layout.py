@@ -1,5 +1,5 @@
 """MLflow runs as this project lays them out, shared by sweep children (``tracking``) and single runs
-(``single``): the experiment (tagged as model training, artifacts beside a sqlite store), the per-evaluation
+(``run_tracker``): the experiment (tagged as model training, artifacts beside a sqlite store), the per-evaluation
 snapshot images, the checkpoint tag and the sweep's result tables.
 """
 

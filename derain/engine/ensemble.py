@@ -41,7 +41,7 @@ from derain.engine.loop import (
     NonFiniteLossError,
     RunParts,
     RunWriter,
-    amp_dtype,
+    bf16_dtype,
     close_run_dir,
     evaluate_state,
     make_scheduler,
@@ -242,8 +242,7 @@ def train_ensemble(
     steps = {m.state.step for m in members}
     if len(steps) > 1:
         raise ValueError(f"the members' checkpoints are at different steps {sorted(steps)}: resume them one by one")
-    amp = amp_dtype(device, train.amp)
-    amp = amp if amp == torch.bfloat16 else None
+    amp = bf16_dtype(device, train.amp)  # one Adam over the stack: no loss scaler
     if stacked is None:
         stacked = device.type == "cuda" and can_stack(members[0].state.model)
     stack, step, tick = Stack([m.state for m in members], train, stacked), steps.pop(), time.perf_counter()

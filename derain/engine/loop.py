@@ -111,6 +111,12 @@ def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     return torch.bfloat16 if device.type == "cpu" and has_amx() else None
 
 
+def bf16_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """``amp_dtype`` for steps without a loss scaler: bf16 where it gives bf16, None (fp32) where it gives fp16."""
+    amp = amp_dtype(device, enabled)
+    return amp if amp == torch.bfloat16 else None
+
+
 def precision(device: torch.device, enabled: bool) -> str:
     """The name of the training steps' precision: 'float32', 'bfloat16' or 'float16' (see ``amp_dtype``)."""
     return str(amp_dtype(device, enabled) or torch.float32).removeprefix("torch.")

@@ -19,7 +19,7 @@ from torch import nn
 from derain.config.schema import Config
 from derain.data.banks import banks_for
 from derain.data.sources import BUILTIN
-from derain.engine.loop import amp_dtype
+from derain.engine.loop import bf16_dtype
 from derain.engine.progress import Progress
 from derain.engine.seeding import seeded
 from derain.evaluation.metrics import psnr
@@ -110,8 +110,7 @@ def pretrain(cfg: Config, device: torch.device) -> tuple[VQModel, dict[str, floa
     g = torch.Generator().manual_seed(cfg.data.seed)
     model, disc = seeded(cfg.data.seed, lambda: _networks(cfg))
     model, disc = model.to(device, memory_format=torch.channels_last), disc.to(device) if disc is not None else None
-    amp = amp_dtype(device, cfg.train.amp)
-    amp = amp if amp == torch.bfloat16 else None  # fp16 would need a loss scaler
+    amp = bf16_dtype(device, cfg.train.amp)
     opt = torch.optim.Adam(model.parameters(), lr=p.pretrain_lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=p.pretrain_lr) if disc else None
     l1: list[float] = []
