@@ -2,7 +2,7 @@
 
 It prints the trials (the grid points, or "n sampled from" the ranges), the resources per trial and how many
 run at once on this machine, an estimate of the wall time from the measured trial costs of the scale
-(``derain.costs``), and where the results would go.
+(``sweeps.costs``), in the precision this machine's CPU steps in, and where the results would go.
 """
 
 from __future__ import annotations
@@ -11,16 +11,20 @@ import math
 import os
 from typing import Any
 
+import torch
+
+from derain.config.presets import SMALL_SCALES
+from derain.engine.loop import precision
 from derain.tasks import task_of
 from sweeps import search
-from sweeps.costs import COSTS
+from sweeps.costs import BF16, TrialCost, trial_cost
 from sweeps.members import MEMBERS
 from sweeps.names import values_name
 from sweeps.plan import SweepPlan, ensembles
 from sweeps.priors import distinct_priors
 from sweeps.spaces.base import grid_points
 
-SWEEP_START_S = 15.0  # Ray, the tracking store, the first worker (measured 10-14 s on the 2-core machine)
+SWEEP_START_S = 12.0  # Ray, the tracking store, the first worker (measured 10-12 s on the 2-core machine)
 
 
 SHOWN_POINTS = 40  # a longer grid prints its first points and a count
@@ -40,14 +44,22 @@ def _axes_lines(plan: SweepPlan, trials: int) -> list[str]:
     return [f"trials: {trials}, the grid's {len(points)} points{times}:", *shown, *more]
 
 
-def _seconds(plan: SweepPlan) -> tuple[float, bool]:
-    """Mean seconds per trial over the plan's corner configs, and whether the costs were measured."""
-    per, measured = [], True
+def _cost(task: str, scale: str, amp: bool) -> tuple[TrialCost, str]:
+    """A trial's cost row and its precision: the small scales' steps in the precision of this machine's CPU
+    (bf16 with AMX), the GPU scales' as estimated for an H200 (bf16)."""
+    steps = precision(torch.device("cpu"), amp) if scale in SMALL_SCALES else BF16
+    return trial_cost(task, scale, steps)
+
+
+def _seconds(plan: SweepPlan) -> tuple[float, bool, str]:
+    """Mean seconds per trial over the plan's corner configs, whether the costs were measured, and the steps'
+    precision they were measured in."""
+    per, measured, steps = [], True, set()
     for c in plan.configs:  # a claims protocol mixes 2D and 1D trials
-        cost = COSTS[(task_of(c).name, plan.scale)]
+        cost, p = _cost(task_of(c).name, plan.scale, c.train.amp)
         per.append(cost.trial_seconds(c.train.iterations, math.ceil(c.train.iterations / c.train.eval_every)))
-        measured = measured and cost.measured
-    return sum(per) / max(1, len(per)), measured
+        measured, steps = measured and cost.measured, steps | {p}
+    return sum(per) / max(1, len(per)), measured, "/".join(sorted(steps))
 
 
 def _slots(plan: SweepPlan, address: str | None) -> tuple[int, str]:
@@ -69,10 +81,11 @@ def describe(plan: SweepPlan, address: str | None) -> str:
     )
     groups = p.param_space[MEMBERS].get("grid_search", []) if MEMBERS in p.param_space else []
     runs = sum(len(g) for g in groups) or p.trials
-    per_trial, measured = _seconds(plan)
+    per_trial, measured, steps = _seconds(plan)
     slots, slots_text = _slots(plan, address)
     priors = distinct_priors(list(plan.configs))
-    prior_s = sum(c.prior.pretrain_iterations * COSTS[("derain", plan.scale)].prior_step_s for c in priors)
+    prior_steps = [(c.prior.pretrain_iterations, _cost("derain", plan.scale, c.train.amp)[0]) for c in priors]
+    prior_s = sum(n * cost.prior_step_s for n, cost in prior_steps)
     # an ensemble is costed as its members run one by one: its speed-up is the device's, measured, not assumed
     longest = max((len(g) for g in groups), default=1)
     trials_s = math.ceil(p.trials / slots) * per_trial * longest
@@ -90,7 +103,7 @@ def describe(plan: SweepPlan, address: str | None) -> str:
             else []
         ),
         f"resources: {s.cpus_per_trial:g} CPU and {gpus} GPU per trial; at once: {slots_text}",
-        f"time: about {per_trial / 60:.1f} min per trial ({kind} at scale {plan.scale})"
+        f"time: about {per_trial / 60:.1f} min per trial ({kind} at scale {plan.scale}, {steps} steps)"
         + (f", {len(priors)} content prior(s) to pre-train ({prior_s / 60:.1f} min)" if priors else "")
         + f"; the sweep about {wall / 60:.0f} min",
         f"Ray experiment: {plan.experiment}",

@@ -14,7 +14,11 @@ from mlflow.tracking import MlflowClient
 from sweep_cli import RUN
 
 from derain.cli.common import setup_logging
+from derain.config.presets import SCALE_NAMES
+from derain.tasks import TASKS
 from derain.train import main as train_main
+from sweeps import dryrun
+from sweeps.costs import COSTS, trial_cost
 from sweeps.names import trial_name
 from sweeps.results import parent_note, ui_command
 from sweeps.run import main as sweep_main
@@ -75,9 +79,35 @@ def test_dry_run_lists_trials_time_and_places_and_starts_nothing(name, tmp_path,
     out = capsys.readouterr().out
     assert out.startswith(f"dry run of sweep 'preview': space {name} (") and "scale cpu" in out
     assert re.search(r"^trials: \d+", out, re.M) and re.search(r"; at once: \d+ on this machine", out)
-    assert re.search(r"about [\d.]+ min per trial \(measured at scale cpu\)", out)
+    assert re.search(r"about [\d.]+ min per trial \(measured at scale cpu, (float32|bfloat16) steps\)", out)
     assert f"Ray experiment: {tmp_path / 'ray' / 'preview'}" in out and f"MLflow: {uri}" in out
     assert list(tmp_path.iterdir()) == []  # no storage folder, no mlflow.db, no optuna.db
+
+
+def _minutes_per_trial(steps: str, tmp_path, capsys, monkeypatch) -> float:
+    monkeypatch.setattr(dryrun, "precision", lambda device, enabled: steps)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--space", "claims", "--scale", "cpu", "--storage", str(tmp_path / "ray"), "--tracking-uri", uri]
+    assert sweep_main([*args, "--name", "preview", "--dry-run"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("time:"))
+    assert f"measured at scale cpu, {steps} steps" in line
+    return float(re.search(r"about ([\d.]+) min per trial", line).group(1))
+
+
+def test_the_dry_run_costs_trials_in_the_precision_the_cpu_steps_in(tmp_path, capsys, monkeypatch):
+    # measured on the 2-core machine: cpu claims trials 81 s (2D) / 24 s (1D) in bf16, about 4x that in fp32
+    bf16 = _minutes_per_trial("bfloat16", tmp_path, capsys, monkeypatch)
+    fp32 = _minutes_per_trial("float32", tmp_path, capsys, monkeypatch)
+    assert 0.7 <= bf16 <= 1.1 and fp32 > 2.5 * bf16
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("scale", SCALE_NAMES)
+@pytest.mark.parametrize("steps", ["float32", "bfloat16", "float16"])
+def test_every_task_scale_and_precision_has_a_trial_cost(task, scale, steps):
+    cost, measured_in = trial_cost(task, scale, steps)
+    assert cost.trial_seconds(100, 1) > cost.start_s > 0
+    assert measured_in == steps or (task, scale, steps) not in COSTS
 
 
 def test_dry_run_of_the_default_job_names_its_trials(tmp_path):
