@@ -233,7 +233,7 @@ def train_ensemble(
 ) -> list[dict[str, float] | NonFiniteLossError]:
     """Train ``runs`` (one architecture, one ``train`` schedule) as one ensemble; per member, its last metrics or
     the ``NonFiniteLossError`` it failed with. ``stacked``: vmap the members (default: on CUDA, when the
-    architecture allows; on a CPU the vmapped step measured 0.70x the members' own steps in fp32 and 0.26-0.34x
+    architecture allows; on a CPU the vmapped step measured 0.70x the members' own steps in fp32 and 0.24-0.34x
     in bf16, ``benchmarks/bench_ensemble.py``); ``on_eval(member, step, metrics)`` after each member's
     evaluation, its folder written; ``on_round`` after each evaluation of them all (``RoundEval``)."""
     notify = (lambda k: lambda step, m: on_eval(k, step, m)) if on_eval else (lambda k: None)
