@@ -35,7 +35,7 @@ COSTS: dict[tuple[str, str, str], TrialCost] = {
     # 117-188 ms per step (alone / beside a test run), 5.3-9.6 s per evaluation of 16 images x 10 sets.
     ("derain", "cpu", FP32): TrialCost(step_s=0.13, eval_s=7.0, start_s=7.0, prior_step_s=0.27),
     # 23-26 ms per step and 2.8-3.4 s per evaluation beside a second trial (evaluation stays fp32); the prior
-    # pre-trained beside the trials in 120 s for 500 steps. Claims trials (2000 steps, 8 evaluations): 81 s.
+    # pre-trained beside the trials in 90-120 s for 500 steps. Claims trials (2000 steps, 8 evaluations): 81 s.
     ("derain", "cpu", BF16): TrialCost(step_s=0.026, eval_s=3.2, start_s=5.0, prior_step_s=0.24),
     ("derain", "gpu", BF16): TrialCost(step_s=0.03, eval_s=5.0, start_s=15.0, prior_step_s=0.05, measured=False),
     ("derain", "paper", BF16): TrialCost(step_s=0.05, eval_s=20.0, start_s=30.0, prior_step_s=0.1, measured=False),
