@@ -20,6 +20,7 @@ sweeps ensemble on GPUs only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -49,6 +50,7 @@ from derain.engine.loop import (
     new_state,
     open_run_dir,
 )
+from derain.engine.vmap_amp import CastConvolutions
 from derain.errors import ConfigError
 from derain.tasks import task_of
 
@@ -102,8 +104,9 @@ class Stack:
             }
         return {"state": state, "param_groups": each[0]["param_groups"]}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Every member's output (K, B, ...) for its own batch of ``x`` (K, B, ...)."""
+    def forward(self, x: torch.Tensor, amp: torch.dtype | None = None) -> torch.Tensor:
+        """Every member's output (K, B, ...) for its own batch of ``x`` (K, B, ...); ``amp``: the autocast dtype
+        the caller steps in, which stacked convolutions get from ``CastConvolutions``."""
         if not self.stacked:
             return torch.stack([s.model(xk.contiguous(memory_format=memory_format(xk)))  # as train_loop's step
                                 for s, xk in zip(self.states, x, strict=True)])  # fmt: skip
@@ -111,7 +114,8 @@ class Stack:
         def one(p: dict, b: dict, xk: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (p, b), (xk,))
 
-        return vmap(one)(self.params, self.buffers, x)
+        with CastConvolutions(amp) if amp is not None else contextlib.nullcontext():
+            return vmap(one)(self.params, self.buffers, x)
 
     def _grads(self, k: int) -> list[torch.Tensor]:
         if self.stacked:
@@ -168,7 +172,7 @@ def _losses(stack: Stack, alive: list[Member], t: TrainConfig, amp: torch.dtype 
     batches = [m.parts.sample(t.batch_size, m.state.gen) for m in alive]
     inputs, targets = (torch.stack(b) for b in zip(*batches, strict=True))
     with torch.autocast(inputs.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        out = stack.forward(inputs).float()
+        out = stack.forward(inputs, amp).float()
     return torch.stack([LOSSES[t.loss](o, y) for o, y in zip(out, targets, strict=True)])
 
 
@@ -233,9 +237,9 @@ def train_ensemble(
 ) -> list[dict[str, float] | NonFiniteLossError]:
     """Train ``runs`` (one architecture, one ``train`` schedule) as one ensemble; per member, its last metrics or
     the ``NonFiniteLossError`` it failed with. ``stacked``: vmap the members (default: on CUDA, when the
-    architecture allows; on a CPU the vmapped step measured 0.70x the members' own steps in fp32 and 0.24-0.34x
-    in bf16, ``benchmarks/bench_ensemble.py``); ``on_eval(member, step, metrics)`` after each member's
-    evaluation, its folder written; ``on_round`` after each evaluation of them all (``RoundEval``)."""
+    architecture allows; on a CPU the vmapped step measured 0.70x the members' own steps at K = 16 in fp32 and
+    0.34x in bf16, 0.73-0.81x at K <= 4, ``benchmarks/bench_ensemble.py``); ``on_eval(member, step, metrics)``
+    after each member's evaluation, its folder written; ``on_round`` after each evaluation of them all."""
     notify = (lambda k: lambda step, m: on_eval(k, step, m)) if on_eval else (lambda k: None)
     each = zip(runs, seeds, run_dirs, configs, strict=True)
     members = [_member(*run[:2], train, device, *run[2:], notify(k), resume) for k, run in enumerate(each)]
