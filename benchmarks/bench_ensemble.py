@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.ops import seconds_each
 from derain.engine.device import resolve_device
 from derain.engine.ensemble import Stack, _losses, _member
 from derain.engine.loop import bf16_dtype, precision
@@ -44,34 +44,22 @@ def _members(task: str, scale: str, k: int, device: torch.device) -> tuple[list,
     return members, cfgs[0].train
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_steps(members: list, t, stacked: bool, steps: int, device: torch.device) -> float:
     """Seconds per ensemble step (all K members) of ``steps`` steps after one warm-up step."""
     stack = Stack([m.state for m in members], t, stacked)
     amp = bf16_dtype(device, t.amp)  # as fit_ensemble steps
-    for i in range(steps + 1):
-        if i == 1:
-            _sync(device)
-            start = time.perf_counter()
+
+    def step() -> None:
         _losses(stack, members, t, amp).sum().backward()
         stack.step(t.grad_clip)
-    _sync(device)
-    return (time.perf_counter() - start) / steps
+
+    step()
+    return seconds_each(step, steps, device)
 
 
 def time_data(members: list, t, steps: int, device: torch.device) -> float:
     """Seconds per step spent drawing every member's batch (rain rendered on ``device``)."""
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        for m in members:
-            m.parts.sample(t.batch_size, m.state.gen)
-    _sync(device)
-    return (time.perf_counter() - start) / steps
+    return seconds_each(lambda: [m.parts.sample(t.batch_size, m.state.gen) for m in members], steps, device)
 
 
 def stacking_args(p: argparse.ArgumentParser) -> tuple[argparse.Namespace, torch.device]:

@@ -16,7 +16,6 @@ import argparse
 import itertools
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from benchmarks.bench_ensemble import stacking_args
+from benchmarks.ops import seconds_each
 
 SHAPES = {"2D": (F.conv2d, 3, 8, (48, 48), 3), "1D": (F.conv1d, 1, 32, (128,), 5)}  # conv, in-ch, batch, size, k
 WIDTH, LAYERS = 32, 5
@@ -62,18 +62,9 @@ def time_both(dim: str, k: int, bf16: bool, device: torch.device, steps: int = 1
         "alone": lambda: [_step(dim, xm, wm, 1, bf16) for xm, wm in zip(xs, own, strict=True)],
         "grouped": lambda: _step(dim, x, stacked, k, bf16),
     }
-    out = {}
-    for name, run in runs.items():
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(steps):
-            run()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        out[name] = (time.perf_counter() - start) / steps
-    return out["alone"], out["grouped"]
+    for run in runs.values():
+        run()  # warm-up
+    return seconds_each(runs["alone"], steps, device), seconds_each(runs["grouped"], steps, device)
 
 
 def main() -> None:

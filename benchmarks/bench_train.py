@@ -13,23 +13,18 @@ import argparse
 import copy
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from benchmarks.ops import seconds_each
 from derain.cli.common import parse_overrides
 from derain.config.presets import make_config
 from derain.config.schema import Config
 from derain.engine.device import resolve_device
 from derain.engine.loop import LOSSES, RunParts, amp_dtype, train_loop
 from derain.train import build_task
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def time_fit(parts: RunParts, cfg: Config, device: torch.device, iterations: int) -> float:
@@ -39,11 +34,7 @@ def time_fit(parts: RunParts, cfg: Config, device: torch.device, iterations: int
         **{**cfg.train.__dict__, "iterations": iterations, "eval_every": iterations, "log_every": 10**9}
     )
     train_loop(quiet, train=t, seed=cfg.seed, device=device)  # warm-up (allocator, kernels)
-    _sync(device)
-    start = time.perf_counter()
-    train_loop(quiet, train=t, seed=cfg.seed, device=device)
-    _sync(device)
-    return (time.perf_counter() - start) / iterations
+    return seconds_each(lambda: train_loop(quiet, train=t, seed=cfg.seed, device=device), 1, device) / iterations
 
 
 def time_bare(model: torch.nn.Module, batches: list, cfg: Config, device: torch.device, iterations: int) -> float:
@@ -62,22 +53,13 @@ def time_bare(model: torch.nn.Module, batches: list, cfg: Config, device: torch.
             opt.step()
 
     run(5)
-    _sync(device)
-    start = time.perf_counter()
-    run(iterations)
-    _sync(device)
-    return (time.perf_counter() - start) / iterations
+    return seconds_each(lambda: run(iterations), 1, device) / iterations
 
 
 def time_data(parts: RunParts, cfg: Config, device: torch.device, iterations: int) -> float:
     g = torch.Generator(device=device).manual_seed(0)
     parts.sample(cfg.train.batch_size, g)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        parts.sample(cfg.train.batch_size, g)
-    _sync(device)
-    return (time.perf_counter() - start) / iterations
+    return seconds_each(lambda: parts.sample(cfg.train.batch_size, g), iterations, device)
 
 
 def main() -> None:

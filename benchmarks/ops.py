@@ -1,7 +1,9 @@
-"""Counting the torch ops one call launches (torch.profiler, CPU), shared by bench_rain.py and the tests."""
+"""Shared by the benchmarks and the tests: counting the torch ops one call launches (torch.profiler, CPU), and
+timing calls on a device."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -32,3 +34,16 @@ def rain_ops(name: str, batch: int, size: int = 128, device: str = "cpu") -> int
     clean = torch.zeros(batch, 3, size, size, device=device)
     g = torch.Generator(device=device).manual_seed(0)
     return count_ops(lambda: add_rain(clean, name, g))
+
+
+def seconds_each(fn: Callable[[], object], calls: int, device: torch.device) -> float:
+    """Wall seconds per call of ``fn`` over ``calls`` calls, the device's queue drained before and after (CUDA
+    runs asynchronously); warm-up is the caller's."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / calls
