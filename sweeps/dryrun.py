@@ -84,7 +84,7 @@ def describe(plan: SweepPlan, address: str | None) -> str:
     per_trial, measured, steps = _seconds(plan)
     slots, slots_text = _slots(plan, address)
     priors = distinct_priors(list(plan.configs))
-    prior_steps = [(c.prior.pretrain_iterations, _cost("derain", plan.scale, c.train.amp)[0]) for c in priors]
+    prior_steps = [(c.prior.pretrain_iterations, _cost(task_of(c).name, plan.scale, c.train.amp)[0]) for c in priors]
     prior_s = sum(n * cost.prior_step_s for n, cost in prior_steps)
     # an ensemble is costed as its members run one by one: its speed-up is the device's, measured, not assumed
     longest = max((len(g) for g in groups), default=1)
